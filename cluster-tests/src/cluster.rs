@@ -1,0 +1,333 @@
+//! A cluster of `mrd` processes under test, and helpers named for intent.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use mrouter_proto::v1::cluster_client::ClusterClient;
+use mrouter_proto::v1::settings_client::SettingsClient;
+use mrouter_proto::v1::{
+    ClusterSettings, ClusterStatus, GetSettingsRequest, InitRequest, LookupWriteRequest, Member,
+    SetSettingsRequest, StatusRequest,
+};
+use tempfile::TempDir;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::node::NodeProc;
+
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    pub nodes: u64,
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        // Roomier than production timing: tests share two cores.
+        Self {
+            nodes: 3,
+            heartbeat_ms: 50,
+            election_timeout_ms: 300,
+        }
+    }
+}
+
+/// A write acknowledged by the cluster.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub request_id: Vec<u8>,
+    pub log_index: u64,
+    pub value: String,
+}
+
+pub struct Cluster {
+    pub nodes: BTreeMap<u64, NodeProc>,
+    pub seal_key_file: PathBuf,
+    opts: ClusterOptions,
+    // Last: removed after every node process is gone.
+    root: TempDir,
+}
+
+/// Polls `f` until it returns `Some`, or fails after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last_err = None;
+    loop {
+        match f().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if Instant::now() > deadline {
+            return Err(anyhow!(
+                "timed out after {timeout:?} waiting for {what}; last error: {last_err:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn random_id() -> Vec<u8> {
+    let mut id = [0u8; 16];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    id[..16].copy_from_slice(&now.to_be_bytes());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    for (i, b) in n.to_be_bytes().iter().enumerate() {
+        id[i] ^= b;
+    }
+    id.to_vec()
+}
+
+impl Cluster {
+    /// Starts `opts.nodes` nodes, initializes them as one cluster and waits for a leader.
+    pub async fn start(opts: ClusterOptions) -> Result<Self> {
+        let mut c = Self::new_uninitialized(opts)?;
+        for id in 1..=c.opts.nodes {
+            c.start_node(id)?;
+        }
+        c.init(&(1..=c.opts.nodes).collect::<Vec<_>>()).await?;
+        c.must_have_leader().await?;
+        Ok(c)
+    }
+
+    /// A directory and seal key, no nodes yet.
+    pub fn new_uninitialized(opts: ClusterOptions) -> Result<Self> {
+        let root = tempfile::Builder::new().prefix("mrouter-test-").tempdir()?;
+        let seal_key_file = root.path().join("seal.key");
+        let status = std::process::Command::new(crate::binary("mrd"))
+            .arg("seal-key")
+            .arg(&seal_key_file)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("mrd seal-key failed");
+        }
+        Ok(Self {
+            root,
+            seal_key_file,
+            nodes: BTreeMap::new(),
+            opts,
+        })
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        self.root.path()
+    }
+
+    fn timing_args(&self) -> Vec<String> {
+        vec![
+            "--heartbeat-ms".into(),
+            self.opts.heartbeat_ms.to_string(),
+            "--election-timeout-ms".into(),
+            self.opts.election_timeout_ms.to_string(),
+        ]
+    }
+
+    /// Starts (or restarts, on its old address and data) node `id`.
+    pub fn start_node(&mut self, id: u64) -> Result<SocketAddr> {
+        let args = self.timing_args();
+        let root = self.root.path().to_path_buf();
+        let node = self
+            .nodes
+            .entry(id)
+            .or_insert_with(|| NodeProc::new(id, &root));
+        node.start(&self.seal_key_file, &args)
+    }
+
+    pub async fn init(&self, ids: &[u64]) -> Result<()> {
+        let members = ids
+            .iter()
+            .map(|id| Member {
+                id: *id,
+                addr: self.addr(*id).to_string(),
+            })
+            .collect();
+        let mut client = ClusterClient::new(self.channel(ids[0]).await?);
+        client.init(InitRequest { members }).await?;
+        Ok(())
+    }
+
+    pub fn addr(&self, id: u64) -> SocketAddr {
+        self.nodes[&id].addr.expect("node must have been started")
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .values()
+            .filter(|n| n.is_running())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// Comma-separated addresses of the running nodes, for mrctl.
+    pub fn endpoints(&self) -> String {
+        self.running()
+            .iter()
+            .map(|id| self.addr(*id).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub async fn channel(&self, id: u64) -> Result<Channel> {
+        Ok(Endpoint::from_shared(format!("http://{}", self.addr(id)))?
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(10))
+            .connect()
+            .await?)
+    }
+
+    pub async fn status(&self, id: u64) -> Result<ClusterStatus> {
+        Ok(ClusterClient::new(self.channel(id).await?)
+            .status(StatusRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// Waits until the running nodes agree on a leader that says so itself.
+    pub async fn must_have_leader(&self) -> Result<u64> {
+        eventually(Duration::from_secs(20), "a leader", || async {
+            let mut leader = None;
+            for id in self.running() {
+                let s = match self.status(id).await {
+                    Ok(s) => s,
+                    Err(_) => return Ok(None),
+                };
+                match (leader, s.leader_id) {
+                    (_, None) => return Ok(None),
+                    (None, Some(l)) => leader = Some(l),
+                    (Some(a), Some(b)) if a != b => return Ok(None),
+                    _ => {}
+                }
+            }
+            let Some(l) = leader else { return Ok(None) };
+            if !self.running().contains(&l) {
+                return Ok(None);
+            }
+            let own = self.status(l).await?;
+            Ok(own
+                .members
+                .iter()
+                .any(|m| m.id == l && m.role == "leader")
+                .then_some(l))
+        })
+        .await
+    }
+
+    /// One write (a settings change) through node `via`.
+    pub async fn write(&self, via: u64, value: &str) -> Result<Written> {
+        let request_id = random_id();
+        let reply = SettingsClient::new(self.channel(via).await?)
+            .set(SetSettingsRequest {
+                remote_access_fqdn: Some(value.to_string()),
+                request_id: request_id.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        Ok(Written {
+            request_id,
+            log_index: reply.log_index,
+            value: value.to_string(),
+        })
+    }
+
+    /// A write that must be acknowledged within 10 s (retrying the same request id).
+    pub async fn must_write(&self, via: u64, value: &str) -> Result<Written> {
+        let request_id = random_id();
+        eventually(Duration::from_secs(10), "an acknowledged write", || {
+            let request_id = request_id.clone();
+            async move {
+                let mut client = SettingsClient::new(self.channel(via).await?);
+                let reply = client
+                    .set(SetSettingsRequest {
+                        remote_access_fqdn: Some(value.to_string()),
+                        request_id: request_id.clone(),
+                        ..Default::default()
+                    })
+                    .await;
+                match reply {
+                    Ok(r) => Ok(Some(Written {
+                        request_id,
+                        log_index: r.into_inner().log_index,
+                        value: value.into(),
+                    })),
+                    Err(s) if s.code() == tonic::Code::Unavailable => Ok(None),
+                    Err(s) => Err(anyhow!(s)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Whether `written` is in the state, asked (linearizably) through `via`.
+    pub async fn is_applied(&self, via: u64, written: &Written) -> Result<bool> {
+        let reply = ClusterClient::new(self.channel(via).await?)
+            .lookup_write(LookupWriteRequest {
+                request_id: written.request_id.clone(),
+            })
+            .await?
+            .into_inner();
+        Ok(reply.applied)
+    }
+
+    /// Settings as node `id` has applied them (no leader involved).
+    pub async fn settings_on(&self, id: u64) -> Result<ClusterSettings> {
+        let reply = SettingsClient::new(self.channel(id).await?)
+            .get(GetSettingsRequest { stale: true })
+            .await?
+            .into_inner();
+        reply.settings.context("reply without settings")
+    }
+
+    /// Waits until every running node has applied at least `index`; returns
+    /// their digests, which must all be equal.
+    pub async fn must_converge(&self, index: u64) -> Result<String> {
+        eventually(
+            Duration::from_secs(30),
+            "every node to apply the same state",
+            || async {
+                let mut digests = BTreeMap::new();
+                for id in self.running() {
+                    let s = self.status(id).await?;
+                    if s.applied_index < index {
+                        return Ok(None);
+                    }
+                    digests.insert(id, (s.applied_index, s.state_digest));
+                }
+                let first = digests.values().next().cloned();
+                Ok(first
+                    .filter(|f| digests.values().all(|d| d == f))
+                    .map(|(_, d)| d))
+            },
+        )
+        .await
+    }
+
+    pub fn kill(&mut self, id: u64) {
+        self.nodes.get_mut(&id).expect("known node").kill9();
+    }
+
+    pub fn pause(&mut self, id: u64) {
+        self.nodes.get_mut(&id).expect("known node").pause();
+    }
+
+    pub fn resume(&mut self, id: u64) {
+        self.nodes.get_mut(&id).expect("known node").resume();
+    }
+
+    pub fn node(&mut self, id: u64) -> &mut NodeProc {
+        self.nodes.get_mut(&id).expect("known node")
+    }
+}

@@ -1,0 +1,16 @@
+//! A harness that runs real `mrd` processes on free loopback ports with
+//! temporary data dirs: start, kill (SIGKILL), pause (SIGSTOP/SIGCONT),
+//! restart, wipe, and always clean up. Helpers are named for intent
+//! (`must_write`, `must_have_leader`) and wait on conditions, never on sleeps.
+
+pub mod bench;
+mod binaries;
+mod cluster;
+pub mod etcd;
+pub mod load;
+mod node;
+pub mod stats;
+
+pub use binaries::{binary, mrctl};
+pub use cluster::{Cluster, ClusterOptions, Written};
+pub use node::NodeProc;

@@ -1,0 +1,128 @@
+//! Backup and restore: `snapshot save` then restore into a fresh cluster
+//! reproduces the state digest; bad files and foreign seal keys are refused.
+
+use anyhow::Result;
+use cluster_tests::{mrctl, Cluster, ClusterOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_snapshot_restores_into_a_fresh_cluster_with_the_same_digest() -> Result<()> {
+    let src = Cluster::start(ClusterOptions::default()).await?;
+    let leader = src.must_have_leader().await?;
+    let (ok, _, err) = mrctl(
+        &src.endpoints(),
+        &[
+            "settings",
+            "set",
+            "--cluster-domain",
+            "example.com",
+            "--virtual-address",
+            "192.0.2.10",
+            "--mode",
+            "clustered",
+        ],
+    );
+    assert!(ok, "{err}");
+    let w = src.must_write(leader, "mr.example.com").await?;
+    let digest = src.must_converge(w.log_index).await?;
+    let file = src.root().join("backup.snap");
+    let (ok, out, err) = mrctl(
+        &src.endpoints(),
+        &["snapshot", "save", file.to_str().unwrap()],
+    );
+    assert!(ok, "{out}{err}");
+    let bytes = std::fs::read(&file)?;
+    assert!(!bytes.windows(11).any(|w| w == b"PRIVATE KEY"));
+
+    // A fresh cluster with the same seal key.
+    let mut dst = Cluster::new_uninitialized(ClusterOptions::default())?;
+    std::fs::copy(&src.seal_key_file, &dst.seal_key_file)?;
+    for id in 1..=3 {
+        dst.start_node(id)?;
+    }
+    dst.init(&[1, 2, 3]).await?;
+    dst.must_have_leader().await?;
+    let (ok, out, err) = mrctl(
+        &dst.endpoints(),
+        &["-o", "json", "snapshot", "restore", file.to_str().unwrap()],
+    );
+    assert!(ok, "{out}{err}");
+    let reply: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(reply["state_digest"], digest);
+    let restored = dst
+        .must_converge(reply["last_log_index"].as_u64().unwrap())
+        .await?;
+    assert_eq!(restored, digest);
+    let s = dst.settings_on(2).await?;
+    assert_eq!(
+        (s.cluster_domain.as_str(), s.mode.as_str()),
+        ("example.com", "clustered")
+    );
+
+    // Restoring again into the now non-empty cluster is refused, changing nothing.
+    let (ok, _, err) = mrctl(
+        &dst.endpoints(),
+        &["snapshot", "restore", file.to_str().unwrap()],
+    );
+    assert!(
+        !ok && err.contains("FAILED_PRECONDITION"),
+        "ok={ok} out={out} err={err}"
+    );
+    assert_eq!(dst.status(1).await?.state_digest, digest);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() -> Result<()> {
+    let src = Cluster::start(ClusterOptions::default()).await?;
+    let leader = src.must_have_leader().await?;
+    src.must_write(leader, "mr.example.com").await?;
+    let file = src.root().join("backup.snap");
+    let (ok, _, err) = mrctl(
+        &src.endpoints(),
+        &["snapshot", "save", file.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let good = std::fs::read(&file)?;
+
+    let dst = Cluster::start(ClusterOptions {
+        nodes: 1,
+        ..Default::default()
+    })
+    .await?;
+    let before = dst.status(1).await?.state_digest;
+    // Another seal key: the sealed values could never be opened there.
+    let (ok, _, err) = mrctl(
+        &dst.endpoints(),
+        &["snapshot", "restore", file.to_str().unwrap()],
+    );
+    assert!(!ok && err.contains("seal key"), "{err}");
+
+    let bad = src.root().join("bad.snap");
+    let mut flipped = good.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 0x55;
+    for (name, bytes) in [
+        ("flipped", flipped),
+        ("truncated", good[..good.len() / 2].to_vec()),
+        ("random", vec![0x5a; 4096]),
+    ] {
+        std::fs::write(&bad, &bytes)?;
+        let (ok, _, err) = mrctl(
+            &dst.endpoints(),
+            &["snapshot", "restore", bad.to_str().unwrap()],
+        );
+        assert!(!ok, "{name} snapshot accepted");
+        assert!(
+            err.contains("INVALID_ARGUMENT") || err.contains("seal key"),
+            "{name}: {err}"
+        );
+    }
+    std::fs::write(&bad, b"")?;
+    let (ok, _, err) = mrctl(
+        &dst.endpoints(),
+        &["snapshot", "restore", bad.to_str().unwrap()],
+    );
+    assert!(!ok && err.contains("empty"), "{err}");
+    assert_eq!(dst.status(1).await?.state_digest, before);
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! One function per `mrctl` command family.
+
+mod cluster;
+mod settings;
+mod snapshot;
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::endpoints::Endpoints;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let endpoints = Endpoints::new(cli.endpoints, Duration::from_secs(cli.timeout))?;
+    match cli.command {
+        Command::Cluster(cmd) => cluster::run(&endpoints, cli.output, cmd).await,
+        Command::Snapshot(cmd) => snapshot::run(&endpoints, cli.output, cmd).await,
+        Command::Settings(cmd) => settings::run(&endpoints, cli.output, cmd).await,
+    }
+}
+
+/// A fresh idempotency key for a write.
+pub fn request_id() -> Vec<u8> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    let mut id = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut id)
+        .expect("the system random generator must work");
+    id.to_vec()
+}

@@ -1,0 +1,10 @@
+//! The public gRPC services (`mrouter.v1`): decode the request into domain
+//! terms, call the [`Replica`](crate::raft::Replica), encode the reply.
+
+mod cluster;
+mod settings;
+mod status;
+
+pub use cluster::ClusterApi;
+pub use settings::SettingsApi;
+pub use status::to_status;

@@ -1,0 +1,330 @@
+//! `mrouter.v1.Cluster`: membership, status, snapshots.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use mrouter_proto::v1 as pb;
+use mrouter_proto::v1::cluster_server::Cluster as ClusterRpc;
+use tokio::io::AsyncReadExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::settings::request_id;
+use super::to_status;
+use crate::domain::{Query, QueryReply};
+use crate::raft::{
+    Consistency, ForwardRequest, ForwardResponse, MemberInfo, Replica, ReplicaError,
+};
+
+const CHUNK: usize = 1 << 20;
+
+pub struct ClusterApi {
+    replica: Arc<Replica>,
+}
+
+impl ClusterApi {
+    pub fn new(replica: Arc<Replica>) -> Self {
+        Self { replica }
+    }
+
+    async fn membership(
+        &self,
+        req: ForwardRequest,
+    ) -> Result<Response<pb::MembershipReply>, Status> {
+        match self.replica.execute(req).await.map_err(to_status)? {
+            ForwardResponse::Membership { members, log_index } => {
+                Ok(Response::new(membership_reply(members, log_index)))
+            }
+            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+}
+
+fn membership_reply(members: Vec<MemberInfo>, log_index: u64) -> pb::MembershipReply {
+    pb::MembershipReply {
+        voters: members.iter().filter(|m| m.voter).map(|m| m.id).collect(),
+        members: members
+            .into_iter()
+            .map(|m| pb::Member {
+                id: m.id,
+                addr: m.addr,
+            })
+            .collect(),
+        log_index,
+    }
+}
+
+/// Removes a temporary file when the request using it ends, however it ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ClusterRpc for ClusterApi {
+    async fn init(
+        &self,
+        request: Request<pb::InitRequest>,
+    ) -> Result<Response<pb::InitReply>, Status> {
+        let mut members = BTreeMap::new();
+        for m in request.into_inner().members {
+            if members.insert(m.id, m.addr).is_some() {
+                return Err(Status::invalid_argument(format!(
+                    "node id {} is listed twice",
+                    m.id
+                )));
+            }
+        }
+        let members = self.replica.init(members).await.map_err(to_status)?;
+        Ok(Response::new(pb::InitReply {
+            members: members
+                .into_iter()
+                .map(|m| pb::Member {
+                    id: m.id,
+                    addr: m.addr,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::ClusterStatus>, Status> {
+        let own = self.replica.node_status();
+        let statuses = self.replica.member_statuses().await;
+        let leader_last = statuses
+            .iter()
+            .find_map(|(_, s)| {
+                s.as_ref()
+                    .ok()
+                    .filter(|s| s.state == "leader")
+                    .map(|s| s.last_log_index)
+            })
+            .unwrap_or(own.last_log_index);
+        let members = statuses
+            .into_iter()
+            .map(|(m, s)| match s {
+                Ok(s) => pb::MemberStatus {
+                    id: m.id,
+                    addr: m.addr,
+                    role: s.state,
+                    voter: m.voter,
+                    reachable: true,
+                    last_log_index: s.last_log_index,
+                    applied_index: s.applied_index,
+                    lag: leader_last.saturating_sub(s.last_log_index),
+                    state_digest: s.digest,
+                    error: String::new(),
+                },
+                Err(e) => pb::MemberStatus {
+                    id: m.id,
+                    addr: m.addr,
+                    role: "unknown".into(),
+                    voter: m.voter,
+                    reachable: false,
+                    error: e,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Ok(Response::new(pb::ClusterStatus {
+            node_id: own.node_id,
+            initialized: own.initialized,
+            leader_id: own.leader_id,
+            term: own.term,
+            last_log_index: own.last_log_index,
+            applied_index: own.applied_index,
+            state_digest: own.digest,
+            members,
+            snapshot_index: own.snapshot_index,
+            seal_key_id: own.seal_key_id,
+        }))
+    }
+
+    async fn add_learner(
+        &self,
+        request: Request<pb::AddLearnerRequest>,
+    ) -> Result<Response<pb::MembershipReply>, Status> {
+        let req = request.into_inner();
+        let member = req
+            .member
+            .ok_or_else(|| Status::invalid_argument("member is required (id and addr)"))?;
+        self.membership(ForwardRequest::AddLearner {
+            id: member.id,
+            addr: member.addr,
+            wait: req.wait,
+        })
+        .await
+    }
+
+    async fn change_membership(
+        &self,
+        request: Request<pb::ChangeMembershipRequest>,
+    ) -> Result<Response<pb::MembershipReply>, Status> {
+        let ids = request.into_inner().promote;
+        if ids.is_empty() {
+            return Err(Status::invalid_argument(
+                "name at least one node to promote",
+            ));
+        }
+        self.membership(ForwardRequest::Promote { ids }).await
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<pb::RemoveNodeRequest>,
+    ) -> Result<Response<pb::MembershipReply>, Status> {
+        self.membership(ForwardRequest::Remove {
+            id: request.into_inner().id,
+        })
+        .await
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<pb::TransferLeaderRequest>,
+    ) -> Result<Response<pb::TransferLeaderReply>, Status> {
+        let to = request.into_inner().to;
+        match self
+            .replica
+            .execute(ForwardRequest::TransferLeader { to })
+            .await
+            .map_err(to_status)?
+        {
+            ForwardResponse::Leader { id } => {
+                Ok(Response::new(pb::TransferLeaderReply { leader_id: id }))
+            }
+            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    async fn trigger_snapshot(
+        &self,
+        request: Request<pb::TriggerSnapshotRequest>,
+    ) -> Result<Response<pb::TriggerSnapshotReply>, Status> {
+        let purge_log = request.into_inner().purge_log;
+        match self
+            .replica
+            .execute(ForwardRequest::TriggerSnapshot { purge_log })
+            .await
+            .map_err(to_status)?
+        {
+            ForwardResponse::Snapshot { node_id, index } => {
+                Ok(Response::new(pb::TriggerSnapshotReply {
+                    node_id,
+                    snapshot_index: index,
+                }))
+            }
+            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    type SnapshotSaveStream = ChunkStream;
+
+    async fn snapshot_save(
+        &self,
+        _request: Request<pb::SnapshotSaveRequest>,
+    ) -> Result<Response<Self::SnapshotSaveStream>, Status> {
+        let path = self
+            .replica
+            .export_snapshot(Consistency::Linearizable)
+            .await
+            .map_err(to_status)?;
+        let guard = TempFile(path);
+        let file = tokio::fs::File::open(&guard.0)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let total = file
+            .metadata()
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .len();
+        let stream = futures::stream::unfold(Some((file, guard, true)), move |state| async move {
+            let (mut file, guard, first) = state?;
+            let mut buf = vec![0u8; CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let chunk = pb::SnapshotChunk {
+                        data: buf,
+                        total_bytes: if first { total } else { 0 },
+                    };
+                    Some((Ok(chunk), Some((file, guard, false))))
+                }
+                Err(e) => Some((Err(Status::internal(e.to_string())), None)),
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn snapshot_restore(
+        &self,
+        request: Request<Streaming<pb::SnapshotChunk>>,
+    ) -> Result<Response<pb::SnapshotRestoreReply>, Status> {
+        let mut stream = request.into_inner();
+        let guard = TempFile(self.replica.scratch_dir().join(format!(
+            "restore-{}.tmp",
+            hex::encode(crate::pki::random_array::<8>())
+        )));
+        let mut file =
+            std::fs::File::create(&guard.0).map_err(|e| Status::internal(e.to_string()))?;
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.data.len() as u64;
+            file.write_all(&chunk.data)
+                .map_err(|e| Status::internal(e.to_string()))?;
+        }
+        file.sync_all()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        drop(file);
+        if size == 0 {
+            return Err(to_status(ReplicaError::BadSnapshot {
+                reason: "the snapshot file is empty".into(),
+            }));
+        }
+        let (records, digest, log_index) = self
+            .replica
+            .restore(&guard.0, |p| {
+                tracing::info!(written = p.written, total = p.total, "restoring snapshot")
+            })
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::SnapshotRestoreReply {
+            records,
+            state_digest: digest.to_hex(),
+            last_log_index: log_index,
+        }))
+    }
+
+    async fn lookup_write(
+        &self,
+        request: Request<pb::LookupWriteRequest>,
+    ) -> Result<Response<pb::LookupWriteReply>, Status> {
+        let id = request_id(&request.get_ref().request_id)
+            .map_err(to_status)?
+            .ok_or_else(|| Status::invalid_argument("request_id is required (16 bytes)"))?;
+        match self
+            .replica
+            .read(Query::LookupWrite(id), Consistency::Linearizable)
+            .await
+            .map_err(to_status)?
+        {
+            QueryReply::LookupWrite { log_index } => Ok(Response::new(pb::LookupWriteReply {
+                applied: log_index.is_some(),
+                log_index: log_index.unwrap_or(0),
+            })),
+            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+}

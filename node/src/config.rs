@@ -1,0 +1,267 @@
+//! A node's configuration: a TOML file, each key also a flag and an `MRD_…`
+//! environment variable (flags and environment win over the file). Checked
+//! once into a [`NodeConfig`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::pki::{SealError, SealKey};
+
+/// `mrd run` options; every one may also come from the config file.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct RunArgs {
+    /// TOML file with any of the keys below (flags and environment override it).
+    #[arg(long, env = "MRD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This node's id (a positive integer, unique in the cluster, never reused).
+    #[arg(long, env = "MRD_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Where the node keeps its RocksDB and snapshots.
+    #[arg(long, env = "MRD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address (public API and node-to-node), e.g. 0.0.0.0:7001.
+    #[arg(long, env = "MRD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Address other nodes and clients reach this node at (default: listen).
+    #[arg(long, env = "MRD_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// File holding the cluster seal key (64 hex characters). Or set MRD_SEAL_KEY.
+    #[arg(long, env = "MRD_SEAL_KEY_FILE")]
+    pub seal_key_file: Option<PathBuf>,
+    /// Raft heartbeat interval in milliseconds.
+    #[arg(long, env = "MRD_HEARTBEAT_MS")]
+    pub heartbeat_ms: Option<u64>,
+    /// Minimum election timeout in milliseconds (the maximum is twice this).
+    #[arg(long, env = "MRD_ELECTION_TIMEOUT_MS")]
+    pub election_timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    node_id: Option<u64>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    advertise: Option<String>,
+    seal_key_file: Option<PathBuf>,
+    heartbeat_ms: Option<u64>,
+    election_timeout_ms: Option<u64>,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key} is required: set it in the config file, as --{flag}, or as {env}")]
+    Missing {
+        key: &'static str,
+        flag: &'static str,
+        env: &'static str,
+    },
+    #[error("node_id must be a positive integer")]
+    ZeroNodeId,
+    #[error("listen address {0} is unspecified (0.0.0.0 or ::): set advertise to the address peers should use")]
+    NoAdvertise(SocketAddr),
+    #[error("advertise {addr:?} is not valid: {reason}")]
+    BadAdvertise { addr: String, reason: String },
+    #[error("seal key: {0}")]
+    Seal(#[from] SealError),
+    #[error("no seal key: set seal_key_file (or --seal-key-file / MRD_SEAL_KEY_FILE), or MRD_SEAL_KEY; generate one with `mrd seal-key FILE`")]
+    NoSealKey,
+    #[error("heartbeat_ms ({heartbeat}) must be at least 10 and below election_timeout_ms ({election}) / 2")]
+    Timing { heartbeat: u64, election: u64 },
+}
+
+/// A checked node configuration.
+#[derive(Debug)]
+pub struct NodeConfig {
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `None`: advertise the address actually bound (useful with port 0).
+    pub advertise: Option<String>,
+    pub seal_key: SealKey,
+    pub heartbeat: Duration,
+    pub election_timeout: Duration,
+}
+
+impl RunArgs {
+    /// Merges flags/environment over the file and checks the result.
+    /// `env` reads environment variables (tests pass a map).
+    pub fn resolve(self, env: impl Fn(&str) -> Option<String>) -> Result<NodeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let node_id = self.node_id.or(file.node_id).ok_or(ConfigError::Missing {
+            key: "node_id",
+            flag: "node-id",
+            env: "MRD_NODE_ID",
+        })?;
+        if node_id == 0 {
+            return Err(ConfigError::ZeroNodeId);
+        }
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .ok_or(ConfigError::Missing {
+                key: "data_dir",
+                flag: "data-dir",
+                env: "MRD_DATA_DIR",
+            })?;
+        let listen = self.listen.or(file.listen).ok_or(ConfigError::Missing {
+            key: "listen",
+            flag: "listen",
+            env: "MRD_LISTEN",
+        })?;
+        let advertise = self.advertise.or(file.advertise);
+        match &advertise {
+            Some(addr) => {
+                crate::raft::validate_addr(addr).map_err(|e| ConfigError::BadAdvertise {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            None if listen.ip().is_unspecified() => return Err(ConfigError::NoAdvertise(listen)),
+            None => {}
+        }
+        let seal_key = match (
+            self.seal_key_file.or(file.seal_key_file),
+            env("MRD_SEAL_KEY"),
+        ) {
+            (Some(path), _) => SealKey::load_file(&path)?,
+            (None, Some(hex)) => SealKey::from_hex(&hex)?,
+            (None, None) => return Err(ConfigError::NoSealKey),
+        };
+        let heartbeat = self.heartbeat_ms.or(file.heartbeat_ms).unwrap_or(50);
+        let election = self
+            .election_timeout_ms
+            .or(file.election_timeout_ms)
+            .unwrap_or(150);
+        if heartbeat < 10 || heartbeat * 2 > election {
+            return Err(ConfigError::Timing {
+                heartbeat,
+                election,
+            });
+        }
+        Ok(NodeConfig {
+            node_id,
+            data_dir,
+            listen,
+            advertise,
+            seal_key,
+            heartbeat: Duration::from_millis(heartbeat),
+            election_timeout: Duration::from_millis(election),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: e.message().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn key_env(name: &str) -> Option<String> {
+        (name == "MRD_SEAL_KEY").then(|| "ab".repeat(32))
+    }
+
+    fn args() -> RunArgs {
+        RunArgs {
+            node_id: Some(1),
+            data_dir: Some("/tmp/x".into()),
+            listen: Some("127.0.0.1:7001".parse().unwrap()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_and_env_make_a_config() {
+        let cfg = args().resolve(key_env).unwrap();
+        assert_eq!(cfg.node_id, 1);
+        assert_eq!(cfg.heartbeat, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            "node_id = 7\ndata_dir = \"/d\"\nlisten = \"127.0.0.1:9\"\nheartbeat_ms = 40\n",
+        )
+        .unwrap();
+        let cfg = RunArgs {
+            config: Some(path),
+            node_id: Some(8),
+            ..Default::default()
+        }
+        .resolve(key_env)
+        .unwrap();
+        assert_eq!(cfg.node_id, 8);
+        assert_eq!(cfg.data_dir, PathBuf::from("/d"));
+        assert_eq!(cfg.heartbeat, Duration::from_millis(40));
+    }
+
+    #[test]
+    fn missing_and_bad_values_are_named() {
+        let err = RunArgs::default().resolve(key_env).unwrap_err().to_string();
+        assert!(
+            err.contains("node_id") && err.contains("MRD_NODE_ID"),
+            "{err}"
+        );
+        assert!(matches!(
+            args().resolve(no_env),
+            Err(ConfigError::NoSealKey)
+        ));
+        let unspecified = RunArgs {
+            listen: Some("0.0.0.0:7001".parse().unwrap()),
+            ..args()
+        };
+        assert!(matches!(
+            unspecified.resolve(key_env),
+            Err(ConfigError::NoAdvertise(_))
+        ));
+        let bad = RunArgs {
+            advertise: Some("exa mple:1".into()),
+            ..args()
+        };
+        assert!(matches!(
+            bad.resolve(key_env),
+            Err(ConfigError::BadAdvertise { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "node_idd = 1\n").unwrap();
+        let err = RunArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve(key_env)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("node_idd"), "{err}");
+    }
+}

@@ -1,0 +1,289 @@
+//! `mrd dev`: a local cluster of real `mrd` processes on loopback, with real
+//! RocksDB under one directory, initialized and ready for `mrctl`. Running it
+//! again on the same directory resumes the same cluster.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mrouter_proto::v1::cluster_client::ClusterClient;
+use mrouter_proto::v1::{InitRequest, Member, StatusRequest};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use crate::pki::SealKey;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DevArgs {
+    /// How many nodes to run.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u64,
+    /// Directory holding every node's data, config and log.
+    #[arg(long, default_value = "mrouter-dev")]
+    pub dir: PathBuf,
+    /// Port of node 1; node N listens on base-port + N - 1.
+    #[arg(long, default_value_t = 7001)]
+    pub base_port: u16,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("--nodes must be between 1 and 9, got {0}")]
+    Nodes(u64),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("port {port} is in use (by another program or an earlier mrd dev): pass --base-port, or stop it")]
+    PortInUse { port: u16 },
+    #[error("{path} is not a valid node config: {reason}")]
+    BadConfig { path: PathBuf, reason: String },
+    #[error("node {id} exited before it was ready; see its log: {log}")]
+    NodeDied { id: u64, log: PathBuf },
+    #[error("node {id} did not answer within {secs} s; see its log: {log}")]
+    NotReady { id: u64, secs: u64, log: PathBuf },
+    #[error("cluster init failed: {0}")]
+    Init(String),
+    #[error("seal key: {0}")]
+    Seal(#[from] crate::pki::SealError),
+}
+
+struct DevNode {
+    id: u64,
+    addr: SocketAddr,
+    log: PathBuf,
+    child: Child,
+    running: bool,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
+    move |source| DevError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub async fn run(args: DevArgs) -> Result<(), DevError> {
+    if !(1..=9).contains(&args.nodes) {
+        return Err(DevError::Nodes(args.nodes));
+    }
+    std::fs::create_dir_all(&args.dir).map_err(io_err(&args.dir))?;
+    let dir = args.dir.canonicalize().map_err(io_err(&args.dir))?;
+    let seal_path = dir.join("seal.key");
+    if !seal_path.exists() {
+        write_private(&seal_path, SealKey::generate_hex()?.as_bytes())?;
+    }
+    let exe = std::env::current_exe().map_err(io_err(Path::new("mrd")))?;
+    let mut nodes = Vec::new();
+    for id in 1..=args.nodes {
+        let node_dir = dir.join(format!("node-{id}"));
+        std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
+        let config = node_dir.join("node.toml");
+        if !config.exists() {
+            let port = args.base_port + (id - 1) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(DevError::PortInUse { port });
+            }
+            let text = format!(
+                "node_id = {id}\ndata_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\nseal_key_file = {:?}\n",
+                node_dir.join("data"),
+                seal_path
+            );
+            std::fs::write(&config, text).map_err(io_err(&config))?;
+        }
+        let addr = listen_of(&config)?;
+        let log = node_dir.join("mrd.log");
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(io_err(&log))?;
+        let err = out.try_clone().map_err(io_err(&log))?;
+        let child = Command::new(&exe)
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(io_err(&exe))?;
+        println!("started node {id} on {addr} (log: {})", log.display());
+        nodes.push(DevNode {
+            id,
+            addr,
+            log,
+            child,
+            running: true,
+        });
+    }
+
+    let result = bring_up(&mut nodes).await;
+    if let Err(e) = result {
+        stop(&mut nodes).await;
+        return Err(e);
+    }
+    print_summary(&dir, &nodes, &exe);
+
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let shutdown = crate::server::shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tick.tick() => {
+                for node in nodes.iter_mut().filter(|n| n.running) {
+                    if let Ok(Some(status)) = node.child.try_wait() {
+                        node.running = false;
+                        println!("node {} exited ({status}); the others go on. Log: {}", node.id, node.log.display());
+                    }
+                }
+            }
+        }
+    }
+    println!("\nstopping {} nodes…", nodes.len());
+    stop(&mut nodes).await;
+    println!("stopped. Run the same command again to resume this cluster.");
+    Ok(())
+}
+
+async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
+    let deadline = Duration::from_secs(60);
+    for node in nodes.iter_mut() {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(_)) = node.child.try_wait() {
+                return Err(DevError::NodeDied {
+                    id: node.id,
+                    log: node.log.clone(),
+                });
+            }
+            if status_of(node.addr).await.is_ok() {
+                println!("node {} ready", node.id);
+                break;
+            }
+            if started.elapsed() > deadline {
+                return Err(DevError::NotReady {
+                    id: node.id,
+                    secs: deadline.as_secs(),
+                    log: node.log.clone(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let first = nodes[0].addr;
+    let status = status_of(first)
+        .await
+        .map_err(|e| DevError::Init(e.to_string()))?;
+    if !status.initialized {
+        let members = nodes
+            .iter()
+            .map(|n| Member {
+                id: n.id,
+                addr: n.addr.to_string(),
+            })
+            .collect();
+        let mut client = ClusterClient::connect(format!("http://{first}"))
+            .await
+            .map_err(|e| DevError::Init(e.to_string()))?;
+        client
+            .init(InitRequest { members })
+            .await
+            .map_err(|e| DevError::Init(e.message().to_string()))?;
+        println!("initialized a new cluster of {} nodes", nodes.len());
+    } else {
+        println!("resumed the existing cluster");
+    }
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(s) = status_of(first).await {
+            if let Some(leader) = s.leader_id {
+                println!("node {leader} is the leader (term {})", s.term);
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(DevError::Init(
+        "no leader elected within 30 s (see the node logs)".into(),
+    ))
+}
+
+async fn status_of(
+    addr: SocketAddr,
+) -> Result<mrouter_proto::v1::ClusterStatus, Box<dyn std::error::Error>> {
+    let mut client = ClusterClient::connect(format!("http://{addr}")).await?;
+    Ok(client.status(StatusRequest {}).await?.into_inner())
+}
+
+async fn stop(nodes: &mut [DevNode]) {
+    for node in nodes.iter() {
+        if let Some(pid) = node.child.id() {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        }
+    }
+    for node in nodes.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(10), node.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = node.child.kill().await;
+        }
+    }
+}
+
+fn listen_of(config: &Path) -> Result<SocketAddr, DevError> {
+    let text = std::fs::read_to_string(config).map_err(io_err(config))?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| DevError::BadConfig {
+        path: config.into(),
+        reason: e.to_string(),
+    })?;
+    value
+        .get("listen")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| DevError::BadConfig {
+            path: config.into(),
+            reason: "no valid listen address".into(),
+        })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DevError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))
+}
+
+fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path) {
+    let endpoints: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+    let mrctl = exe.with_file_name("mrctl");
+    println!(
+        "\nmrouter dev cluster is up: {} nodes, data in {}",
+        nodes.len(),
+        dir.display()
+    );
+    for n in nodes {
+        println!("  node {}  {}  log {}", n.id, n.addr, n.log.display());
+    }
+    println!("\nIn another terminal:");
+    println!("  export MRCTL_ENDPOINTS={}", endpoints.join(","));
+    println!("  alias mrctl={}", mrctl.display());
+    println!("  mrctl cluster status");
+    println!(
+        "  mrctl settings set --cluster-domain example.com --remote-access-fqdn mr.example.com"
+    );
+    println!("  mrctl settings get -o json");
+    println!("  mrctl snapshot save backup.snap");
+    println!("\nCtrl-C stops the cluster.");
+}

@@ -1,0 +1,103 @@
+//! What a client asks of the state machine: proposals (writes carried in Raft
+//! entries) and queries (reads), with their replies.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::settings::{Settings, SettingsPatch};
+use super::StateDigest;
+
+/// Idempotency key of a write: a retry with the same id is applied once.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestId(pub [u8; 16]);
+
+impl RequestId {
+    /// Parses the 16 raw bytes a client sent; `None` when the length is wrong.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 16]>::try_from(bytes).ok().map(Self)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({self})")
+    }
+}
+
+/// The payload of one Raft entry. Everything non-deterministic (ids, time,
+/// later keys and signatures) is decided by the proposer and carried here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub request_id: RequestId,
+    /// Wall-clock time at the proposer, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    pub command: Command,
+}
+
+/// A change to the replicated state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Change the express-setup settings (only the fields present).
+    SetSettings(SettingsPatch),
+    /// Start restoring a saved snapshot into an empty cluster.
+    RestoreBegin { records: u64, digest: StateDigest },
+    /// Write one batch of restored domain records.
+    RestoreChunk { records: Vec<(Vec<u8>, Vec<u8>)> },
+    /// Finish a restore: the state must now match the snapshot's digest.
+    RestoreFinish { records: u64, digest: StateDigest },
+}
+
+impl Command {
+    /// Short name for logs and traces (never the contents).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::SetSettings(_) => "set-settings",
+            Command::RestoreBegin { .. } => "restore-begin",
+            Command::RestoreChunk { .. } => "restore-chunk",
+            Command::RestoreFinish { .. } => "restore-finish",
+        }
+    }
+}
+
+/// The successful result of applying a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// A blank or membership entry: nothing for a client.
+    Noop,
+    Settings {
+        settings: Settings,
+        warnings: Vec<String>,
+    },
+    RestoreStarted,
+    RestoreChunkWritten {
+        records: u64,
+    },
+    Restored {
+        records: u64,
+        digest: StateDigest,
+    },
+    /// The request id was applied before, at this log index; nothing changed now.
+    AlreadyApplied {
+        log_index: u64,
+    },
+}
+
+/// A read of the replicated state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    Settings,
+    LookupWrite(RequestId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueryReply {
+    Settings(Settings),
+    LookupWrite { log_index: Option<u64> },
+}

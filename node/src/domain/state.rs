@@ -1,0 +1,220 @@
+//! `apply()`: the deterministic transition from one state to the next. It reads
+//! through a [`StateView`] and returns the record changes for the storage layer
+//! to write, in one batch, with the log index they cover.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::command::{Command, Proposal, Query, QueryReply, Reply};
+use super::digest::StateDigest;
+use super::error::DomainError;
+use super::key::Key;
+use super::settings::Settings;
+
+/// Read access to the current state. Implemented by the storage layer (over
+/// RocksDB plus the not-yet-written changes of the batch) and by tests.
+pub trait StateView {
+    type Error: From<CorruptRecord>;
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error>;
+    /// Whether any domain record exists.
+    fn has_domain_records(&self) -> Result<bool, Self::Error>;
+    /// The digest of the domain records as they stand.
+    fn digest(&self) -> StateDigest;
+}
+
+/// A stored record that does not decode: the data on disk is damaged.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("stored record {key} does not decode: {reason}")]
+pub struct CorruptRecord {
+    pub key: String,
+    pub reason: String,
+}
+
+/// One record written (`Some`) or deleted (`None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// The outcome of a command as the client sees it.
+pub type Outcome = Result<Reply, DomainError>;
+
+/// What applying one proposal produced.
+#[derive(Debug)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RestoreMarker {
+    records: u64,
+    digest: StateDigest,
+}
+
+/// Applies one proposal at `log_index`. Deterministic: the same view and
+/// proposal always give the same outcome and changes. A refused command
+/// changes nothing.
+pub fn apply<V: StateView>(
+    view: &V,
+    proposal: &Proposal,
+    log_index: u64,
+) -> Result<Applied, V::Error> {
+    let request_key = Key::Request(proposal.request_id).encode();
+    if let Some(raw) = view.get(&request_key)? {
+        let log_index = decode_index(&raw);
+        return Ok(Applied {
+            outcome: Ok(Reply::AlreadyApplied { log_index }),
+            changes: Vec::new(),
+        });
+    }
+    let result = match &proposal.command {
+        Command::SetSettings(patch) => {
+            let current: Settings = read(view, Key::Settings)?.unwrap_or_default();
+            patch
+                .apply_to(&current, proposal.at_ms)
+                .map(|(settings, warnings)| {
+                    let changes = vec![put(Key::Settings, &settings)];
+                    (Reply::Settings { settings, warnings }, changes)
+                })
+        }
+        Command::RestoreBegin { records, digest } => restore_begin(view, *records, *digest)?,
+        Command::RestoreChunk { records } => restore_chunk(view, records)?,
+        Command::RestoreFinish { records, digest } => restore_finish(view, *records, *digest)?,
+    };
+    Ok(match result {
+        Ok((reply, mut changes)) => {
+            changes.push(Change {
+                key: request_key,
+                value: Some(log_index.to_be_bytes().to_vec()),
+            });
+            Applied {
+                outcome: Ok(reply),
+                changes,
+            }
+        }
+        Err(e) => Applied {
+            outcome: Err(e),
+            changes: Vec::new(),
+        },
+    })
+}
+
+/// Answers a read from the state as the view shows it.
+pub fn query<V: StateView>(
+    view: &V,
+    q: &Query,
+) -> Result<Result<QueryReply, DomainError>, V::Error> {
+    Ok(Ok(match q {
+        Query::Settings => QueryReply::Settings(read(view, Key::Settings)?.unwrap_or_default()),
+        Query::LookupWrite(id) => QueryReply::LookupWrite {
+            log_index: view
+                .get(&Key::Request(*id).encode())?
+                .map(|raw| decode_index(&raw)),
+        },
+    }))
+}
+
+type Step = Result<(Reply, Vec<Change>), DomainError>;
+
+fn restore_begin<V: StateView>(
+    view: &V,
+    records: u64,
+    digest: StateDigest,
+) -> Result<Step, V::Error> {
+    if let Some(marker) = read::<RestoreMarker, _>(view, Key::Restore)? {
+        if marker.digest != digest {
+            return Ok(Err(DomainError::OtherRestoreInProgress {
+                in_progress: marker.digest.to_hex(),
+            }));
+        }
+        // The same restore again: resume it.
+        return Ok(Ok((Reply::RestoreStarted, Vec::new())));
+    }
+    if view.has_domain_records()? {
+        return Ok(Err(DomainError::NotEmpty));
+    }
+    Ok(Ok((
+        Reply::RestoreStarted,
+        vec![put(Key::Restore, &RestoreMarker { records, digest })],
+    )))
+}
+
+fn restore_chunk<V: StateView>(view: &V, records: &[(Vec<u8>, Vec<u8>)]) -> Result<Step, V::Error> {
+    if view.get(&Key::Restore.encode())?.is_none() {
+        return Ok(Err(DomainError::NoRestoreInProgress));
+    }
+    if records.iter().any(|(k, _)| !Key::is_domain(k)) {
+        return Ok(Err(DomainError::ForeignRecord));
+    }
+    let changes = records
+        .iter()
+        .map(|(k, v)| Change {
+            key: k.clone(),
+            value: Some(v.clone()),
+        })
+        .collect();
+    Ok(Ok((
+        Reply::RestoreChunkWritten {
+            records: records.len() as u64,
+        },
+        changes,
+    )))
+}
+
+fn restore_finish<V: StateView>(
+    view: &V,
+    records: u64,
+    digest: StateDigest,
+) -> Result<Step, V::Error> {
+    let Some(marker) = read::<RestoreMarker, _>(view, Key::Restore)? else {
+        return Ok(Err(DomainError::NoRestoreInProgress));
+    };
+    if marker.digest != digest {
+        return Ok(Err(DomainError::OtherRestoreInProgress {
+            in_progress: marker.digest.to_hex(),
+        }));
+    }
+    let actual = view.digest();
+    if actual != digest {
+        return Ok(Err(DomainError::RestoreDigestMismatch {
+            expected: digest.to_hex(),
+            actual: actual.to_hex(),
+        }));
+    }
+    Ok(Ok((
+        Reply::Restored { records, digest },
+        vec![Change {
+            key: Key::Restore.encode(),
+            value: None,
+        }],
+    )))
+}
+
+fn read<T: DeserializeOwned, V: StateView>(view: &V, key: Key) -> Result<Option<T>, V::Error> {
+    let raw_key = key.encode();
+    match view.get(&raw_key)? {
+        None => Ok(None),
+        Some(raw) => serde_json::from_slice(&raw).map(Some).map_err(|e| {
+            CorruptRecord {
+                key: String::from_utf8_lossy(&raw_key).into_owned(),
+                reason: e.to_string(),
+            }
+            .into()
+        }),
+    }
+}
+
+fn put<T: Serialize>(key: Key, value: &T) -> Change {
+    Change {
+        key: key.encode(),
+        value: Some(serde_json::to_vec(value).expect("domain records must serialize")),
+    }
+}
+
+fn decode_index(raw: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(raw)
+        .map(u64::from_be_bytes)
+        .unwrap_or_default()
+}

@@ -1,0 +1,336 @@
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// An in-memory state for tests: what the storage layer does, minus RocksDB.
+#[derive(Default, Clone)]
+struct MemState {
+    records: BTreeMap<Vec<u8>, Vec<u8>>,
+    digest: StateDigest,
+    next_index: u64,
+}
+
+#[derive(Debug)]
+enum MemError {}
+
+impl From<CorruptRecord> for MemError {
+    fn from(e: CorruptRecord) -> Self {
+        panic!("test state holds a corrupt record: {e}")
+    }
+}
+
+impl StateView for MemState {
+    type Error = MemError;
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MemError> {
+        Ok(self.records.get(key).cloned())
+    }
+    fn has_domain_records(&self) -> Result<bool, MemError> {
+        Ok(self.records.keys().any(|k| Key::is_domain(k)))
+    }
+    fn digest(&self) -> StateDigest {
+        self.digest
+    }
+}
+
+impl MemState {
+    fn must_apply(&mut self, command: Command) -> Outcome {
+        self.next_index += 1;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.next_index.to_be_bytes());
+        self.apply_with_id(RequestId(id), command)
+    }
+
+    fn apply_with_id(&mut self, request_id: RequestId, command: Command) -> Outcome {
+        let proposal = Proposal {
+            request_id,
+            at_ms: 1_700_000_000_000 + self.next_index,
+            command,
+        };
+        let applied =
+            apply(self, &proposal, self.next_index).unwrap_or_else(|e: MemError| match e {});
+        for change in applied.changes {
+            let old = self.records.get(&change.key).cloned();
+            if Key::is_domain(&change.key) {
+                self.digest
+                    .update(&change.key, old.as_deref(), change.value.as_deref());
+            }
+            match change.value {
+                Some(v) => self.records.insert(change.key, v),
+                None => self.records.remove(&change.key),
+            };
+        }
+        applied.outcome
+    }
+
+    fn recomputed_digest(&self) -> StateDigest {
+        let mut d = StateDigest::default();
+        for (k, v) in self.records.iter().filter(|(k, _)| Key::is_domain(k)) {
+            d.update(k, None, Some(v));
+        }
+        d
+    }
+}
+
+fn patch(f: impl FnOnce(&mut SettingsPatch)) -> Command {
+    let mut p = SettingsPatch::default();
+    f(&mut p);
+    Command::SetSettings(p)
+}
+
+#[test]
+fn settings_change_only_the_fields_given() {
+    let mut s = MemState::default();
+    s.must_apply(patch(|p| p.cluster_domain = Some("Example.COM".into())))
+        .unwrap();
+    let out = s
+        .must_apply(patch(|p| {
+            p.remote_access_fqdn = Some("mr.example.com".into())
+        }))
+        .unwrap();
+    let Reply::Settings { settings, warnings } = out else {
+        panic!("unexpected reply {out:?}")
+    };
+    assert_eq!(settings.cluster_domain.as_deref(), Some("example.com"));
+    assert_eq!(
+        settings.remote_access_fqdn.as_deref(),
+        Some("mr.example.com")
+    );
+    assert_eq!(settings.revision, 2);
+    assert!(warnings.is_empty());
+}
+
+#[test]
+fn bad_settings_are_refused_and_change_nothing() {
+    let mut s = MemState::default();
+    s.must_apply(patch(|p| p.cluster_domain = Some("example.com".into())))
+        .unwrap();
+    let before = s.records.clone();
+    for bad in [
+        patch(|p| p.cluster_domain = Some("exa mple.com".into())),
+        patch(|p| p.remote_access_fqdn = Some("-bad.example.com".into())),
+        patch(|p| p.remote_access_fqdn = Some("a..b".into())),
+        patch(|p| p.virtual_address = Some("300.1.1.1".into())),
+        patch(|p| p.mode = Some("cluster".into())),
+        patch(|p| p.mode = Some("clustered".into())),
+    ] {
+        let err = s.must_apply(bad).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        assert_eq!(
+            s.records, before,
+            "a refused command changed the state: {err}"
+        );
+    }
+}
+
+#[test]
+fn clustered_mode_with_virtual_address_is_accepted() {
+    let mut s = MemState::default();
+    let out = s
+        .must_apply(patch(|p| {
+            p.mode = Some("clustered".into());
+            p.virtual_address = Some("192.0.2.10".into());
+        }))
+        .unwrap();
+    let Reply::Settings { settings, .. } = out else {
+        panic!()
+    };
+    assert_eq!(settings.mode, Mode::Clustered);
+}
+
+#[test]
+fn remote_fqdn_outside_cluster_domain_warns() {
+    let mut s = MemState::default();
+    let out = s
+        .must_apply(patch(|p| {
+            p.cluster_domain = Some("example.com".into());
+            p.remote_access_fqdn = Some("mr.example.org".into());
+        }))
+        .unwrap();
+    let Reply::Settings { warnings, .. } = out else {
+        panic!()
+    };
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn a_retried_request_is_applied_once() {
+    let mut s = MemState::default();
+    let id = RequestId([7; 16]);
+    s.next_index = 5;
+    s.apply_with_id(id, patch(|p| p.cluster_domain = Some("a.example".into())))
+        .unwrap();
+    s.next_index = 6;
+    let again = s
+        .apply_with_id(id, patch(|p| p.cluster_domain = Some("a.example".into())))
+        .unwrap();
+    assert_eq!(again, Reply::AlreadyApplied { log_index: 5 });
+    let settings = query(&s, &Query::Settings).unwrap().unwrap();
+    let QueryReply::Settings(settings) = settings else {
+        panic!()
+    };
+    assert_eq!(settings.revision, 1);
+    let found = query(&s, &Query::LookupWrite(id)).unwrap().unwrap();
+    assert_eq!(found, QueryReply::LookupWrite { log_index: Some(5) });
+}
+
+#[test]
+fn restore_reproduces_the_digest_and_needs_an_empty_cluster() {
+    let mut src = MemState::default();
+    src.must_apply(patch(|p| p.cluster_domain = Some("example.com".into())))
+        .unwrap();
+    src.must_apply(patch(|p| {
+        p.remote_access_fqdn = Some("mr.example.com".into())
+    }))
+    .unwrap();
+    let records: Vec<_> = src
+        .records
+        .iter()
+        .filter(|(k, _)| Key::is_domain(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let n = records.len() as u64;
+
+    let mut dst = MemState::default();
+    dst.must_apply(Command::RestoreBegin {
+        records: n,
+        digest: src.digest,
+    })
+    .unwrap();
+    dst.must_apply(Command::RestoreChunk { records }).unwrap();
+    dst.must_apply(Command::RestoreFinish {
+        records: n,
+        digest: src.digest,
+    })
+    .unwrap();
+    assert_eq!(dst.digest, src.digest);
+    // Once restored, the cluster is no longer fresh.
+    let again = dst.must_apply(Command::RestoreBegin {
+        records: n,
+        digest: src.digest,
+    });
+    assert_eq!(again, Err(DomainError::NotEmpty));
+
+    let err = src
+        .must_apply(Command::RestoreBegin {
+            records: n,
+            digest: src.digest,
+        })
+        .unwrap_err();
+    assert_eq!(err, DomainError::NotEmpty);
+}
+
+#[test]
+fn restore_finish_with_a_wrong_digest_is_refused() {
+    let mut dst = MemState::default();
+    let claimed = StateDigest([9; 32]);
+    dst.must_apply(Command::RestoreBegin {
+        records: 0,
+        digest: claimed,
+    })
+    .unwrap();
+    let err = dst
+        .must_apply(Command::RestoreFinish {
+            records: 0,
+            digest: claimed,
+        })
+        .unwrap_err();
+    assert!(matches!(err, DomainError::RestoreDigestMismatch { .. }));
+}
+
+#[test]
+fn foreign_records_are_refused_on_restore() {
+    let mut dst = MemState::default();
+    dst.must_apply(Command::RestoreBegin {
+        records: 1,
+        digest: StateDigest::default(),
+    })
+    .unwrap();
+    let err = dst
+        .must_apply(Command::RestoreChunk {
+            records: vec![(b"x/req/zz".to_vec(), vec![1])],
+        })
+        .unwrap_err();
+    assert_eq!(err, DomainError::ForeignRecord);
+}
+
+#[test]
+fn dns_names() {
+    assert!(validate_dns_name("mr.example.com").is_ok());
+    assert!(validate_dns_name("mr.example.com.").is_ok());
+    for bad in [
+        "",
+        "exa mple.com",
+        "a..b",
+        "-a.com",
+        "a-.com",
+        "1.2.3.4",
+        "*.example.com",
+        "a.123",
+    ] {
+        assert!(validate_dns_name(bad).is_err(), "{bad} accepted");
+    }
+}
+
+fn arb_command() -> impl Strategy<Value = Command> {
+    let name = prop_oneof![
+        Just(String::new()),
+        "[a-z]{1,8}\\.example\\.com",
+        Just("bad name".to_string()),
+    ];
+    let ip = prop_oneof![
+        Just(String::new()),
+        Just("192.0.2.1".into()),
+        Just("300.1.1.1".into())
+    ];
+    let mode = prop_oneof![
+        Just("standalone".to_string()),
+        Just("clustered".into()),
+        Just("x".into())
+    ];
+    (
+        proptest::option::of(name.clone()),
+        proptest::option::of(name),
+        proptest::option::of(ip),
+        proptest::option::of(mode),
+    )
+        .prop_map(
+            |(cluster_domain, remote_access_fqdn, virtual_address, mode)| {
+                Command::SetSettings(SettingsPatch {
+                    cluster_domain,
+                    remote_access_fqdn,
+                    virtual_address,
+                    mode,
+                })
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn replaying_the_same_commands_gives_the_same_digest(cmds in proptest::collection::vec(arb_command(), 0..40)) {
+        let mut a = MemState::default();
+        let mut b = MemState::default();
+        let outcomes_a: Vec<_> = cmds.iter().cloned().map(|c| a.must_apply(c)).collect();
+        let outcomes_b: Vec<_> = cmds.iter().cloned().map(|c| b.must_apply(c)).collect();
+        prop_assert_eq!(outcomes_a, outcomes_b);
+        prop_assert_eq!(a.digest, b.digest);
+        prop_assert_eq!(&a.records, &b.records);
+        prop_assert_eq!(a.digest, a.recomputed_digest());
+    }
+}
+
+#[test]
+fn digest_is_order_independent() {
+    let mut a = StateDigest::default();
+    let mut b = StateDigest::default();
+    a.update(b"d/1", None, Some(b"x"));
+    a.update(b"d/2", None, Some(b"y"));
+    b.update(b"d/2", None, Some(b"y"));
+    b.update(b"d/1", None, Some(b"x"));
+    assert_eq!(a, b);
+    a.update(b"d/1", Some(b"x"), None);
+    a.update(b"d/2", Some(b"y"), None);
+    assert_eq!(a, StateDigest::default());
+}

@@ -1,0 +1,27 @@
+//! Replication: openraft's type configuration, the RocksDB log and state
+//! machine, the snapshot file format, the tonic transport between nodes, and
+//! the [`Replica`] that routes writes and linearizable reads to the leader.
+
+mod forward;
+mod log_store;
+mod network;
+mod replica;
+mod service;
+mod snapshot_file;
+mod state_machine;
+mod store;
+mod types;
+
+pub use forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
+pub use log_store::LogStore;
+pub use network::{NetworkFactory, Peers, MAX_MESSAGE};
+pub use replica::validate_addr;
+pub use replica::{Consistency, Replica, ReplicaError, RestoreProgress};
+pub use service::RaftService;
+pub use snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader};
+pub use state_machine::StateMachine;
+pub use store::{open, StoreError};
+pub use types::{Raft, TypeConfig};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,741 @@
+//! The local Raft member as the API sees it: writes, linearizable reads and
+//! membership changes run on the leader, forwarded there from any node; stale
+//! reads and status are served locally.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
+use openraft::raft::ReadPolicy;
+use openraft::{BasicNode, ChangeMembers, ServerState};
+use serde::{Deserialize, Serialize};
+
+use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
+use super::network::{decode, encode, Peers};
+use super::snapshot_file::{SnapshotFileError, SnapshotReader};
+use super::state_machine::{StateMachine, StateReader};
+use super::types::{Raft, TypeConfig};
+use crate::domain::{
+    self, Command, DomainError, Key, Proposal, Query, QueryReply, Reply, RequestId, StateDigest,
+};
+
+/// How fresh a read must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// Confirmed by the leader with a quorum, and applied here.
+    Linearizable,
+    /// Whatever this node has applied.
+    Stale,
+}
+
+/// Why an operation failed. Crosses the forward RPC, so it serializes.
+#[derive(Clone, Debug, thiserror::Error, Serialize, Deserialize)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("node {node_id} is not the leader")]
+    NotLeader {
+        node_id: u64,
+        leader: Option<(u64, String)>,
+    },
+    #[error("no leader was elected within {waited_ms} ms: is a majority of the voters running and reachable?")]
+    NoLeader { waited_ms: u64 },
+    #[error("the cluster is not initialized: run mrctl cluster init")]
+    NotInitialized,
+    #[error("the cluster is already initialized (members: {members:?}); nothing was changed")]
+    AlreadyInitialized { members: Vec<u64> },
+    #[error("node {id} is not a member of the cluster")]
+    UnknownNode { id: u64 },
+    #[error("node {id} is the last voter; removing it would leave no cluster")]
+    LastVoter { id: u64 },
+    #[error("node {id} is already a member of the cluster")]
+    AlreadyMember { id: u64 },
+    #[error("address {addr:?} is not valid: {reason}")]
+    InvalidAddress { addr: String, reason: String },
+    #[error("request id must be empty or 16 bytes, got {len}")]
+    InvalidRequestId { len: usize },
+    #[error("leader {node_id} at {addr} could not be reached: {reason}")]
+    Unreachable {
+        node_id: u64,
+        addr: String,
+        reason: String,
+    },
+    #[error("leadership did not move to node {to} within {waited_ms} ms")]
+    TransferTimeout { to: u64, waited_ms: u64 },
+    #[error("the snapshot was sealed with seal key {snapshot_key_id}, but this cluster uses {cluster_key_id}: start the cluster with the seal key of the one that saved it")]
+    SealKeyMismatch {
+        snapshot_key_id: String,
+        cluster_key_id: String,
+    },
+    #[error("snapshot file refused: {reason}")]
+    BadSnapshot { reason: String },
+    #[error("raft: {message}")]
+    Raft { message: String },
+    #[error("storage: {message}")]
+    Storage { message: String },
+}
+
+impl From<SnapshotFileError> for ReplicaError {
+    fn from(e: SnapshotFileError) -> Self {
+        match e {
+            SnapshotFileError::Io(e) => ReplicaError::Storage {
+                message: e.to_string(),
+            },
+            other => ReplicaError::BadSnapshot {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+fn raft_err<E: std::fmt::Display>(e: E) -> ReplicaError {
+    ReplicaError::Raft {
+        message: e.to_string(),
+    }
+}
+
+fn storage_err<E: std::fmt::Display>(e: E) -> ReplicaError {
+    ReplicaError::Storage {
+        message: e.to_string(),
+    }
+}
+
+/// Progress of a restore, for the caller to show.
+#[derive(Clone, Copy, Debug)]
+pub struct RestoreProgress {
+    pub written: u64,
+    pub total: u64,
+}
+
+/// How long to look for a leader before giving up.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+const RESTORE_CHUNK_BYTES: usize = 1 << 20;
+/// Deadline of a forwarded write or read.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
+/// Deadline of a forwarded membership change or snapshot (may wait for catch-up).
+const SLOW_FORWARD_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Replica {
+    id: u64,
+    addr: String,
+    raft: Raft,
+    reader: StateReader,
+    sm: StateMachine,
+    peers: Peers,
+    seal_key_id: String,
+}
+
+impl Replica {
+    pub fn new(
+        id: u64,
+        addr: String,
+        raft: Raft,
+        sm: StateMachine,
+        peers: Peers,
+        seal_key_id: String,
+    ) -> Self {
+        Self {
+            id,
+            addr,
+            reader: sm.reader(),
+            raft,
+            sm,
+            peers,
+            seal_key_id,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where temporary snapshot files (uploads, exports) are written.
+    pub fn scratch_dir(&self) -> &Path {
+        self.sm.snapshot_dir()
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// A fresh proposal for `command`, stamped here (invariant 1: the
+    /// proposer decides ids and time; apply only reads them).
+    pub fn proposal(command: Command, request_id: Option<RequestId>) -> Proposal {
+        let request_id = request_id.unwrap_or_else(random_request_id);
+        Proposal {
+            request_id,
+            at_ms: now_ms(),
+            command,
+        }
+    }
+
+    /// Applies a command through Raft; returns the reply and its log index.
+    pub async fn write(&self, proposal: Proposal) -> Result<(Reply, u64), ReplicaError> {
+        match self.execute(ForwardRequest::Write(proposal)).await? {
+            ForwardResponse::Written { reply, log_index } => Ok((reply, log_index)),
+            other => Err(raft_err(format!("unexpected reply to a write: {other:?}"))),
+        }
+    }
+
+    pub async fn read(
+        &self,
+        query: Query,
+        consistency: Consistency,
+    ) -> Result<QueryReply, ReplicaError> {
+        match consistency {
+            Consistency::Stale => self.query_local(&query),
+            Consistency::Linearizable => Ok(self.linearizable_read(query).await?.0),
+        }
+    }
+
+    /// A read confirmed by the leader; returns the reply and the read index.
+    async fn linearizable_read(&self, query: Query) -> Result<(QueryReply, u64), ReplicaError> {
+        match self.execute(ForwardRequest::Read(query)).await? {
+            ForwardResponse::Read { reply, read_index } => Ok((reply, read_index)),
+            other => Err(raft_err(format!("unexpected reply to a read: {other:?}"))),
+        }
+    }
+
+    fn query_local(&self, query: &Query) -> Result<QueryReply, ReplicaError> {
+        Ok(domain::query(&self.reader, query).map_err(storage_err)??)
+    }
+
+    /// Runs `req` on the leader: here if this node leads, else forwarded.
+    pub async fn execute(&self, req: ForwardRequest) -> Result<ForwardResponse, ReplicaError> {
+        let started = Instant::now();
+        loop {
+            let result = match self.execute_local(&req).await {
+                Err(ReplicaError::NotLeader {
+                    leader: Some((leader, addr)),
+                    ..
+                }) if leader != self.id => self.forward(leader, &addr, &req).await,
+                other => other,
+            };
+            match result {
+                Err(ReplicaError::NotLeader { .. }) | Err(ReplicaError::Unreachable { .. })
+                    if started.elapsed() < LEADER_WAIT =>
+                {
+                    // Leadership is moving: wait for the next leader, then retry.
+                    // Writes carry a request id, so a retry cannot apply twice.
+                    self.wait_for_leader_change(Duration::from_millis(100))
+                        .await;
+                }
+                Err(ReplicaError::NotLeader { leader: None, .. }) => {
+                    return Err(ReplicaError::NoLeader {
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    })
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn wait_for_leader_change(&self, at_most: Duration) {
+        let mut metrics = self.raft.metrics();
+        let _ = tokio::time::timeout(at_most, metrics.changed()).await;
+    }
+
+    async fn forward(
+        &self,
+        leader: u64,
+        addr: &str,
+        req: &ForwardRequest,
+    ) -> Result<ForwardResponse, ReplicaError> {
+        let unreachable = |reason: String| ReplicaError::Unreachable {
+            node_id: leader,
+            addr: addr.to_string(),
+            reason,
+        };
+        let mut client = self
+            .peers
+            .client(leader, addr)
+            .map_err(|e| unreachable(e.to_string()))?;
+        // A paused leader accepts connections but never answers: bound the wait
+        // so that a new leader is found instead.
+        let deadline = match req {
+            ForwardRequest::Write(_) | ForwardRequest::Read(_) => FORWARD_TIMEOUT,
+            _ => SLOW_FORWARD_TIMEOUT,
+        };
+        let reply = tokio::time::timeout(deadline, client.forward(encode(req)))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {deadline:?}")))?
+            .map_err(|s| unreachable(s.message().to_string()))?;
+        let result: Result<ForwardResponse, ReplicaError> =
+            decode(reply.get_ref()).map_err(unreachable)?;
+        result
+    }
+
+    /// Runs `req` only if this node is the leader (the forward RPC's handler).
+    pub async fn execute_local(
+        &self,
+        req: &ForwardRequest,
+    ) -> Result<ForwardResponse, ReplicaError> {
+        match req {
+            ForwardRequest::Write(proposal) => {
+                let resp = self
+                    .raft
+                    .client_write(proposal.clone())
+                    .await
+                    .map_err(|e| self.write_err(e))?;
+                let reply = resp.data?;
+                Ok(ForwardResponse::Written {
+                    reply,
+                    log_index: resp.log_id.index(),
+                })
+            }
+            ForwardRequest::Read(query) => {
+                let read = self
+                    .raft
+                    .ensure_linearizable(ReadPolicy::ReadIndex)
+                    .await
+                    .map_err(|e| self.read_err(e))?;
+                let read_index = read.index();
+                Ok(ForwardResponse::Read {
+                    reply: self.query_local(query)?,
+                    read_index,
+                })
+            }
+            ForwardRequest::AddLearner { id, addr, wait } => {
+                validate_addr(addr)?;
+                if self.membership().iter().any(|m| m.id == *id) {
+                    return Err(ReplicaError::AlreadyMember { id: *id });
+                }
+                let resp = self
+                    .raft
+                    .add_learner(*id, BasicNode { addr: addr.clone() }, *wait)
+                    .await
+                    .map_err(|e| self.write_err(e))?;
+                Ok(self.membership_reply(resp.log_id.index()))
+            }
+            ForwardRequest::Promote { ids } => {
+                self.ensure_leader()?;
+                let members = self.membership();
+                for id in ids {
+                    if !members.iter().any(|m| m.id == *id) {
+                        return Err(ReplicaError::UnknownNode { id: *id });
+                    }
+                }
+                let ids: BTreeSet<u64> = ids.iter().copied().collect();
+                let resp = self
+                    .raft
+                    .change_membership(ChangeMembers::AddVoterIds(ids), false)
+                    .await
+                    .map_err(|e| self.write_err(e))?;
+                Ok(self.membership_reply(resp.log_id.index()))
+            }
+            ForwardRequest::Remove { id } => {
+                self.ensure_leader()?;
+                let members = self.membership();
+                let Some(member) = members.iter().find(|m| m.id == *id) else {
+                    return Err(ReplicaError::UnknownNode { id: *id });
+                };
+                let change = if member.voter {
+                    if members.iter().filter(|m| m.voter).count() == 1 {
+                        return Err(ReplicaError::LastVoter { id: *id });
+                    }
+                    ChangeMembers::RemoveVoters(BTreeSet::from([*id]))
+                } else {
+                    ChangeMembers::RemoveNodes(BTreeSet::from([*id]))
+                };
+                let resp = self
+                    .raft
+                    .change_membership(change, false)
+                    .await
+                    .map_err(|e| self.write_err(e))?;
+                Ok(self.membership_reply(resp.log_id.index()))
+            }
+            ForwardRequest::TransferLeader { to } => {
+                self.ensure_leader()?;
+                if !self.membership().iter().any(|m| m.id == *to && m.voter) {
+                    return Err(ReplicaError::UnknownNode { id: *to });
+                }
+                if *to == self.id {
+                    return Ok(ForwardResponse::Leader { id: self.id });
+                }
+                self.raft
+                    .trigger()
+                    .transfer_leader(*to)
+                    .await
+                    .map_err(raft_err)?;
+                let wait = Duration::from_secs(3);
+                let to = *to;
+                self.raft
+                    .wait(Some(wait))
+                    .metrics(|m| m.current_leader == Some(to), "leader moved")
+                    .await
+                    .map_err(|_| ReplicaError::TransferTimeout {
+                        to,
+                        waited_ms: wait.as_millis() as u64,
+                    })?;
+                Ok(ForwardResponse::Leader { id: to })
+            }
+            ForwardRequest::TriggerSnapshot { purge_log } => {
+                self.ensure_leader()?;
+                let target = self
+                    .raft
+                    .metrics()
+                    .borrow_watched()
+                    .last_applied
+                    .as_ref()
+                    .map(|id| id.index())
+                    .unwrap_or(0);
+                self.raft.trigger().snapshot().await.map_err(raft_err)?;
+                let metrics = self
+                    .raft
+                    .wait(Some(Duration::from_secs(60)))
+                    .metrics(
+                        |m| m.snapshot.as_ref().is_some_and(|id| id.index() >= target),
+                        "snapshot built",
+                    )
+                    .await
+                    .map_err(raft_err)?;
+                let index = metrics.snapshot.as_ref().map(|id| id.index()).unwrap_or(0);
+                if *purge_log {
+                    self.raft
+                        .trigger()
+                        .purge_log(index)
+                        .await
+                        .map_err(raft_err)?;
+                }
+                Ok(ForwardResponse::Snapshot {
+                    node_id: self.id,
+                    index,
+                })
+            }
+        }
+    }
+
+    fn ensure_leader(&self) -> Result<(), ReplicaError> {
+        let m = self.raft.metrics().borrow_watched().clone();
+        if m.state == ServerState::Leader {
+            return Ok(());
+        }
+        if m.membership_config
+            .membership()
+            .voter_ids()
+            .next()
+            .is_none()
+        {
+            return Err(ReplicaError::NotInitialized);
+        }
+        let leader = m.current_leader.and_then(|id| {
+            m.membership_config
+                .membership()
+                .get_node(&id)
+                .map(|n| (id, n.addr.clone()))
+        });
+        Err(ReplicaError::NotLeader {
+            node_id: self.id,
+            leader,
+        })
+    }
+
+    fn write_err(&self, e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ReplicaError {
+        match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                if f.leader_id.is_none() && self.membership().is_empty() {
+                    return ReplicaError::NotInitialized;
+                }
+                ReplicaError::NotLeader {
+                    node_id: self.id,
+                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
+                }
+            }
+            other => raft_err(other),
+        }
+    }
+
+    fn read_err(
+        &self,
+        e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
+    ) -> ReplicaError {
+        match e {
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => {
+                if f.leader_id.is_none() && self.membership().is_empty() {
+                    return ReplicaError::NotInitialized;
+                }
+                ReplicaError::NotLeader {
+                    node_id: self.id,
+                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
+                }
+            }
+            other => raft_err(other),
+        }
+    }
+
+    /// The members as this node knows them.
+    pub fn membership(&self) -> Vec<MemberInfo> {
+        let m = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .clone();
+        let membership = m.membership();
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .map(|(id, node)| MemberInfo {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+            })
+            .collect()
+    }
+
+    fn membership_reply(&self, log_index: u64) -> ForwardResponse {
+        ForwardResponse::Membership {
+            members: self.membership(),
+            log_index,
+        }
+    }
+
+    /// Initializes a new cluster. `members` empty means this node alone.
+    pub async fn init(
+        &self,
+        members: BTreeMap<u64, String>,
+    ) -> Result<Vec<MemberInfo>, ReplicaError> {
+        let mut nodes = BTreeMap::new();
+        if members.is_empty() {
+            nodes.insert(
+                self.id,
+                BasicNode {
+                    addr: self.addr.clone(),
+                },
+            );
+        }
+        for (id, addr) in members {
+            validate_addr(&addr)?;
+            nodes.insert(id, BasicNode { addr });
+        }
+        match self.raft.initialize(nodes.clone()).await {
+            Ok(()) => Ok(nodes
+                .into_iter()
+                .map(|(id, n)| MemberInfo {
+                    id,
+                    addr: n.addr,
+                    voter: true,
+                })
+                .collect()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
+                Err(ReplicaError::AlreadyInitialized {
+                    members: self.membership().iter().map(|m| m.id).collect(),
+                })
+            }
+            Err(RaftError::APIError(InitializeError::NotInMembers(_))) => {
+                Err(ReplicaError::InvalidAddress {
+                    addr: format!("node {}", self.id),
+                    reason: "the node answering init must be one of the members".into(),
+                })
+            }
+            Err(e) => Err(raft_err(e)),
+        }
+    }
+
+    /// This node's own view, for status.
+    pub fn node_status(&self) -> NodeStatus {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let info = self.reader.applied_info();
+        let members = self.membership();
+        let is_voter = members.iter().any(|x| x.id == self.id && x.voter);
+        let state = match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Candidate => "candidate",
+            ServerState::Follower if is_voter => "follower",
+            ServerState::Follower | ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        NodeStatus {
+            node_id: self.id,
+            addr: self.addr.clone(),
+            initialized: !members.is_empty(),
+            state: state.to_string(),
+            term: m.current_term,
+            leader_id: m.current_leader,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: info.index,
+            digest: info.digest.to_hex(),
+            snapshot_index: m.snapshot.as_ref().map(|s| s.index()).unwrap_or(0),
+            members,
+            seal_key_id: self.seal_key_id.clone(),
+        }
+    }
+
+    /// Every member's view, asked in parallel with a short deadline.
+    pub async fn member_statuses(&self) -> Vec<(MemberInfo, Result<NodeStatus, String>)> {
+        let members = self.membership();
+        let asks = members.into_iter().map(|member| async move {
+            if member.id == self.id {
+                return (member, Ok(self.node_status()));
+            }
+            let result = async {
+                let mut client = self
+                    .peers
+                    .client(member.id, &member.addr)
+                    .map_err(|e| e.to_string())?;
+                let reply = tokio::time::timeout(
+                    Duration::from_millis(700),
+                    client.node_status(encode(&())),
+                )
+                .await
+                .map_err(|_| "no answer within 700 ms".to_string())?
+                .map_err(|s| s.message().to_string())?;
+                decode::<NodeStatus>(reply.get_ref())
+            }
+            .await;
+            (member, result)
+        });
+        futures::future::join_all(asks).await
+    }
+
+    /// Writes a consistent snapshot of this node's applied state to a new file.
+    /// With `Linearizable`, first waits until this node has applied everything
+    /// the leader had committed.
+    pub async fn export_snapshot(&self, consistency: Consistency) -> Result<PathBuf, ReplicaError> {
+        if consistency == Consistency::Linearizable {
+            // The leader confirms its commit index; this node then applies up to it.
+            let (_, read_index) = self.linearizable_read(Query::Settings).await?;
+            self.raft
+                .wait(Some(Duration::from_secs(30)))
+                .applied_index_at_least(Some(read_index), "caught up to the leader's read index")
+                .await
+                .map_err(raft_err)?;
+        }
+        let sm = self.sm.clone();
+        let path = self
+            .sm
+            .snapshot_dir()
+            .join(format!("export-{}.tmp", hex::encode(random_request_id().0)));
+        let out = path.clone();
+        tokio::task::spawn_blocking(move || sm.export(&out))
+            .await
+            .map_err(storage_err)??;
+        Ok(path)
+    }
+
+    /// Restores a saved snapshot file into this (empty) cluster through Raft,
+    /// in chunks, then checks the resulting digest.
+    pub async fn restore(
+        &self,
+        path: &Path,
+        mut progress: impl FnMut(RestoreProgress),
+    ) -> Result<(u64, StateDigest, u64), ReplicaError> {
+        let file = path.to_path_buf();
+        let (header, _) = tokio::task::spawn_blocking(move || SnapshotReader::verify(&file))
+            .await
+            .map_err(storage_err)??;
+        if header.seal_key_id != self.seal_key_id {
+            return Err(ReplicaError::SealKeyMismatch {
+                snapshot_key_id: header.seal_key_id,
+                cluster_key_id: self.seal_key_id.clone(),
+            });
+        }
+        let file = path.to_path_buf();
+        let records = tokio::task::spawn_blocking(
+            move || -> Result<Vec<(Vec<u8>, Vec<u8>)>, SnapshotFileError> {
+                let mut reader = SnapshotReader::open(&file)?;
+                let mut out = Vec::new();
+                reader.for_each_record(|k, v| {
+                    if Key::is_domain(k) {
+                        out.push((k.to_vec(), v.to_vec()));
+                    }
+                    Ok(())
+                })?;
+                Ok(out)
+            },
+        )
+        .await
+        .map_err(storage_err)??;
+        let total = records.len() as u64;
+        let digest = header.digest;
+        // Request ids unique to this invocation: a retried step is applied once,
+        // while a later restore is judged afresh (an interrupted one resumes
+        // through the restore marker, not through these ids).
+        let base: [u8; 8] = crate::pki::random_array();
+        let step_id = |n: u64| {
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&base);
+            id[8..].copy_from_slice(&n.to_be_bytes());
+            Some(RequestId(id))
+        };
+        self.write(Self::proposal(
+            Command::RestoreBegin {
+                records: total,
+                digest,
+            },
+            step_id(0),
+        ))
+        .await?;
+        let mut written = 0u64;
+        let mut chunk = Vec::new();
+        let mut chunk_bytes = 0;
+        let mut step = 1;
+        for (k, v) in records {
+            chunk_bytes += k.len() + v.len();
+            chunk.push((k, v));
+            if chunk_bytes >= RESTORE_CHUNK_BYTES {
+                written += chunk.len() as u64;
+                let records = std::mem::take(&mut chunk);
+                self.write(Self::proposal(
+                    Command::RestoreChunk { records },
+                    step_id(step),
+                ))
+                .await?;
+                step += 1;
+                chunk_bytes = 0;
+                progress(RestoreProgress { written, total });
+            }
+        }
+        if !chunk.is_empty() {
+            written += chunk.len() as u64;
+            self.write(Self::proposal(
+                Command::RestoreChunk { records: chunk },
+                step_id(step),
+            ))
+            .await?;
+            progress(RestoreProgress { written, total });
+        }
+        let (_, log_index) = self
+            .write(Self::proposal(
+                Command::RestoreFinish {
+                    records: total,
+                    digest,
+                },
+                step_id(u64::MAX),
+            ))
+            .await?;
+        Ok((total, digest, log_index))
+    }
+}
+
+/// Checks a `host:port` address a node will be reached at.
+pub fn validate_addr(addr: &str) -> Result<(), ReplicaError> {
+    let invalid = |reason: &str| ReplicaError::InvalidAddress {
+        addr: addr.to_string(),
+        reason: reason.to_string(),
+    };
+    if addr.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err(invalid("expected host:port, like 10.0.0.5:7001"));
+    };
+    port.parse::<u16>()
+        .map_err(|_| invalid("the port must be a number from 1 to 65535"))?;
+    domain::validate_dns_name(host).map_err(|reason| invalid(&format!("host: {reason}")))?;
+    Ok(())
+}
+
+fn random_request_id() -> RequestId {
+    RequestId(crate::pki::random_array())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}

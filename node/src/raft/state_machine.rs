@@ -1,0 +1,510 @@
+//! The state machine in RocksDB: applies entries through `domain::apply`,
+//! writing each batch's record changes, `last_applied`, membership and state
+//! digest in one `WriteBatch`; builds, serves and installs snapshot files.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::{Stream, TryStreamExt};
+use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::entry::RaftEntry;
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use rocksdb::{IteratorMode, WriteBatch, DB};
+
+use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter};
+use super::store::{cf, StoreError, CF_SM_DATA, CF_SM_META};
+use super::types::TypeConfig;
+use crate::domain::{self, CorruptRecord, Key, Reply, StateDigest, StateView, FORMAT_VERSION};
+
+/// A snapshot as a file on disk, so a large state is never held in memory.
+#[derive(Debug, Clone)]
+pub struct SnapshotData {
+    pub path: PathBuf,
+}
+
+/// The applied position and the digest of the state at it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppliedInfo {
+    pub index: u64,
+    pub digest: StateDigest,
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    db: Arc<DB>,
+    snapshot_dir: PathBuf,
+    node_id: u64,
+    seal_key_id: String,
+    applied: Arc<Mutex<AppliedInfo>>,
+}
+
+/// Read access to the applied state for queries (no Raft involved).
+#[derive(Clone)]
+pub struct StateReader {
+    db: Arc<DB>,
+    applied: Arc<Mutex<AppliedInfo>>,
+}
+
+impl From<CorruptRecord> for io::Error {
+    fn from(e: CorruptRecord) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+impl StateMachine {
+    pub(crate) fn new(
+        db: Arc<DB>,
+        snapshot_dir: PathBuf,
+        node_id: u64,
+        seal_key_id: String,
+    ) -> Result<Self, StoreError> {
+        let meta = cf(&db, CF_SM_META);
+        let digest = match db.get_cf(meta, b"digest")? {
+            Some(raw) => {
+                StateDigest(raw.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                    dir: snapshot_dir.clone(),
+                    what: "state digest",
+                })?)
+            }
+            None => StateDigest::default(),
+        };
+        let index = match db.get_cf(meta, b"last_applied")? {
+            Some(raw) => serde_json::from_slice::<LogIdOf<TypeConfig>>(&raw)
+                .map_err(|_| StoreError::Corrupt {
+                    dir: snapshot_dir.clone(),
+                    what: "last applied",
+                })?
+                .index(),
+            None => 0,
+        };
+        let applied = Arc::new(Mutex::new(AppliedInfo { index, digest }));
+        Ok(Self {
+            db,
+            snapshot_dir,
+            node_id,
+            seal_key_id,
+            applied,
+        })
+    }
+
+    pub fn reader(&self) -> StateReader {
+        StateReader {
+            db: self.db.clone(),
+            applied: self.applied.clone(),
+        }
+    }
+
+    pub fn snapshot_dir(&self) -> &Path {
+        &self.snapshot_dir
+    }
+
+    /// Writes a consistent snapshot of the applied state to `path`.
+    pub fn export(&self, path: &Path) -> Result<SnapshotHeader, SnapshotFileError> {
+        write_snapshot(&self.db, path, self.node_id, &self.seal_key_id)
+    }
+
+    fn read_meta(
+        &self,
+    ) -> io::Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>)> {
+        let meta = cf(&self.db, CF_SM_META);
+        let last_applied = decode_opt(
+            self.db
+                .get_cf(meta, b"last_applied")
+                .map_err(io::Error::other)?,
+        )?;
+        let membership = decode_opt(
+            self.db
+                .get_cf(meta, b"last_membership")
+                .map_err(io::Error::other)?,
+        )?;
+        Ok((last_applied, membership.unwrap_or_default()))
+    }
+
+    fn prune_snapshots(&self, keep: &Path) {
+        let Ok(dir) = std::fs::read_dir(&self.snapshot_dir) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            let is_snapshot = path.extension().is_some_and(|e| e == "snap");
+            if is_snapshot && path != keep {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+fn decode_opt<T: serde::de::DeserializeOwned>(raw: Option<Vec<u8>>) -> io::Result<Option<T>> {
+    raw.map(|raw| {
+        serde_json::from_slice(&raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    })
+    .transpose()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// The state as seen by `apply`: RocksDB plus the changes of the batch so far.
+struct Overlay<'a> {
+    db: &'a DB,
+    pending: &'a BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    digest: StateDigest,
+}
+
+impl StateView for Overlay<'_> {
+    type Error = io::Error;
+
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        match self.pending.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self
+                .db
+                .get_cf(cf(self.db, CF_SM_DATA), key)
+                .map_err(io::Error::other),
+        }
+    }
+
+    fn has_domain_records(&self) -> io::Result<bool> {
+        if self
+            .pending
+            .iter()
+            .any(|(k, v)| Key::is_domain(k) && v.is_some())
+        {
+            return Ok(true);
+        }
+        let iter = self.db.iterator_cf(
+            cf(self.db, CF_SM_DATA),
+            IteratorMode::From(domain::DOMAIN_PREFIX, rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, _) = item.map_err(io::Error::other)?;
+            if !Key::is_domain(&key) {
+                return Ok(false);
+            }
+            if !matches!(self.pending.get(key.as_ref()), Some(None)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn digest(&self) -> StateDigest {
+        self.digest
+    }
+}
+
+impl StateView for StateReader {
+    type Error = io::Error;
+
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(cf(&self.db, CF_SM_DATA), key)
+            .map_err(io::Error::other)
+    }
+
+    fn has_domain_records(&self) -> io::Result<bool> {
+        let empty = BTreeMap::new();
+        Overlay {
+            db: &self.db,
+            pending: &empty,
+            digest: self.digest(),
+        }
+        .has_domain_records()
+    }
+
+    fn digest(&self) -> StateDigest {
+        self.applied_info().digest
+    }
+}
+
+impl StateReader {
+    pub fn applied_info(&self) -> AppliedInfo {
+        *self
+            .applied
+            .lock()
+            .expect("applied-info lock must not be poisoned")
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> io::Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>)> {
+        self.read_meta()
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
+    {
+        let mut pending: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let mut digest = self.reader().applied_info().digest;
+        let mut last_applied = None;
+        let mut last_membership = None;
+        let mut responses = Vec::new();
+
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let log_id = entry.log_id();
+            let outcome = match &entry.payload {
+                EntryPayload::Blank => Ok(Reply::Noop),
+                EntryPayload::Normal(proposal) => {
+                    let view = Overlay {
+                        db: &self.db,
+                        pending: &pending,
+                        digest,
+                    };
+                    let applied = domain::apply(&view, proposal, log_id.index())?;
+                    let mut olds = Vec::with_capacity(applied.changes.len());
+                    for change in &applied.changes {
+                        olds.push(view.get(&change.key)?);
+                    }
+                    for (change, old) in applied.changes.into_iter().zip(olds) {
+                        if Key::is_domain(&change.key) {
+                            digest.update(&change.key, old.as_deref(), change.value.as_deref());
+                        }
+                        pending.insert(change.key, change.value);
+                    }
+                    applied.outcome
+                }
+                EntryPayload::Membership(membership) => {
+                    last_membership = Some(StoredMembershipOf::<TypeConfig>::new(
+                        Some(log_id.clone()),
+                        membership.clone(),
+                    ));
+                    Ok(Reply::Noop)
+                }
+            };
+            last_applied = Some(log_id);
+            if let Some(responder) = responder {
+                responses.push((responder, outcome));
+            }
+        }
+
+        let Some(last_applied) = last_applied else {
+            return Ok(());
+        };
+        let data = cf(&self.db, CF_SM_DATA);
+        let meta = cf(&self.db, CF_SM_META);
+        let mut batch = WriteBatch::default();
+        for (key, value) in &pending {
+            match value {
+                Some(v) => batch.put_cf(data, key, v),
+                None => batch.delete_cf(data, key),
+            }
+        }
+        batch.put_cf(
+            meta,
+            b"last_applied",
+            serde_json::to_vec(&last_applied).map_err(io::Error::other)?,
+        );
+        if let Some(m) = &last_membership {
+            batch.put_cf(
+                meta,
+                b"last_membership",
+                serde_json::to_vec(m).map_err(io::Error::other)?,
+            );
+        }
+        batch.put_cf(meta, b"digest", digest.0);
+        // Not synced: the log is durable, and a lost tail is re-applied from it
+        // after a crash. Snapshots flush the WAL before the log can be purged.
+        self.db.write(batch).map_err(io::Error::other)?;
+        *self
+            .applied
+            .lock()
+            .expect("applied-info lock must not be poisoned") = AppliedInfo {
+            index: last_applied.index(),
+            digest,
+        };
+
+        for (responder, outcome) in responses {
+            responder.send(outcome);
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        snapshot: SnapshotData,
+    ) -> io::Result<()> {
+        let this = self.clone();
+        let meta = meta.clone();
+        let path = snapshot.path;
+        let info = tokio::task::spawn_blocking(move || this.install_file(&meta, &path))
+            .await
+            .map_err(io::Error::other)??;
+        *self
+            .applied
+            .lock()
+            .expect("applied-info lock must not be poisoned") = info;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> io::Result<Option<SnapshotOf<TypeConfig, SnapshotData>>> {
+        let Some(path) = latest_snapshot(&self.snapshot_dir)? else {
+            return Ok(None);
+        };
+        let header = SnapshotReader::read_header(&path).map_err(io::Error::other)?;
+        Ok(Some(SnapshotOf::<TypeConfig, SnapshotData> {
+            meta: header.meta,
+            snapshot: SnapshotData { path },
+        }))
+    }
+}
+
+impl StateMachine {
+    fn install_file(
+        &self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        path: &Path,
+    ) -> io::Result<AppliedInfo> {
+        let (header, _) = SnapshotReader::verify(path).map_err(io::Error::other)?;
+        if header.seal_key_id != self.seal_key_id {
+            return Err(io::Error::other(format!(
+                "snapshot was sealed with key {} but this node has key {}",
+                header.seal_key_id, self.seal_key_id
+            )));
+        }
+        let data = cf(&self.db, CF_SM_DATA);
+        let sm_meta = cf(&self.db, CF_SM_META);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(data, b"".as_slice(), [0xffu8; 8].as_slice());
+        let mut reader = SnapshotReader::open(path).map_err(io::Error::other)?;
+        reader
+            .for_each_record(|k, v| {
+                batch.put_cf(data, k, v);
+                Ok(())
+            })
+            .map_err(io::Error::other)?;
+        batch.put_cf(
+            sm_meta,
+            b"last_applied",
+            serde_json::to_vec(&meta.last_log_id).map_err(io::Error::other)?,
+        );
+        batch.put_cf(
+            sm_meta,
+            b"last_membership",
+            serde_json::to_vec(&meta.last_membership).map_err(io::Error::other)?,
+        );
+        batch.put_cf(sm_meta, b"digest", header.digest.0);
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(io::Error::other)?;
+
+        let index = meta.last_log_id.as_ref().map(|id| id.index()).unwrap_or(0);
+        let keep = self.snapshot_dir.join(snapshot_name(index));
+        if path != keep {
+            std::fs::rename(path, &keep)?;
+        }
+        self.prune_snapshots(&keep);
+        Ok(AppliedInfo {
+            index,
+            digest: header.digest,
+        })
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> io::Result<SnapshotOf<TypeConfig, SnapshotData>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let tmp = this.snapshot_dir.join(format!("build-{}.tmp", now_ms()));
+            let header = write_snapshot(&this.db, &tmp, this.node_id, &this.seal_key_id)
+                .map_err(io::Error::other)?;
+            let index = header
+                .meta
+                .last_log_id
+                .as_ref()
+                .map(|id| id.index())
+                .unwrap_or(0);
+            let path = this.snapshot_dir.join(snapshot_name(index));
+            std::fs::rename(&tmp, &path)?;
+            this.prune_snapshots(&path);
+            Ok(SnapshotOf::<TypeConfig, SnapshotData> {
+                meta: header.meta,
+                snapshot: SnapshotData { path },
+            })
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+fn snapshot_name(index: u64) -> String {
+    format!("snap-{index:020}.snap")
+}
+
+fn latest_snapshot(dir: &Path) -> io::Result<Option<PathBuf>> {
+    let mut best: Option<PathBuf> = None;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "snap") && best.as_ref().is_none_or(|b| path > *b)
+        {
+            best = Some(path);
+        }
+    }
+    Ok(best)
+}
+
+/// Writes every record of a point-in-time view of the state machine.
+fn write_snapshot(
+    db: &DB,
+    path: &Path,
+    node_id: u64,
+    seal_key_id: &str,
+) -> Result<SnapshotHeader, SnapshotFileError> {
+    // Everything the snapshot covers must be durable before the log it
+    // replaces can be purged.
+    db.flush_wal(true).map_err(io::Error::other)?;
+    let snap = db.snapshot();
+    let meta_cf = cf(db, CF_SM_META);
+    let get = |key: &[u8]| snap.get_cf(meta_cf, key).map_err(io::Error::other);
+    let last_log_id: Option<LogIdOf<TypeConfig>> = decode_opt(get(b"last_applied")?)?;
+    let last_membership: StoredMembershipOf<TypeConfig> =
+        decode_opt(get(b"last_membership")?)?.unwrap_or_default();
+    let digest = match get(b"digest")? {
+        Some(raw) => StateDigest(
+            raw.as_slice()
+                .try_into()
+                .map_err(|_| SnapshotFileError::Header("stored digest".into()))?,
+        ),
+        None => StateDigest::default(),
+    };
+    let header = SnapshotHeader {
+        format: FORMAT_VERSION,
+        meta: SnapshotMetaOf::<TypeConfig> {
+            last_log_id,
+            last_membership,
+        },
+        digest,
+        seal_key_id: seal_key_id.to_string(),
+        node_id,
+        created_at_ms: now_ms(),
+    };
+    let mut writer = SnapshotWriter::create(path, &header)?;
+    for item in snap.iterator_cf(cf(db, CF_SM_DATA), IteratorMode::Start) {
+        let (key, value) = item.map_err(io::Error::other)?;
+        writer.record(&key, &value)?;
+    }
+    writer.finish()?;
+    Ok(header)
+}

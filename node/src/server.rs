@@ -1,0 +1,130 @@
+//! Starting a node: open the store, start Raft, serve the public API, the
+//! node-to-node service and gRPC health on one port, stop cleanly on a signal.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mrouter_proto::raft::v1::raft_server::RaftServer;
+use mrouter_proto::v1::cluster_server::ClusterServer;
+use mrouter_proto::v1::settings_server::SettingsServer;
+use openraft::Config;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::api::{ClusterApi, SettingsApi};
+use crate::config::NodeConfig;
+use crate::raft::{self, NetworkFactory, Peers, RaftService, Replica};
+
+/// Why a node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] raft::StoreError),
+    #[error("raft configuration: {0}")]
+    RaftConfig(String),
+    #[error("raft failed to start: {0}")]
+    Raft(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// openraft settings derived from the node configuration.
+pub fn raft_config(cfg: &NodeConfig) -> Result<Config, ServeError> {
+    let election = cfg.election_timeout.as_millis() as u64;
+    Config {
+        cluster_name: "mrouter".into(),
+        heartbeat_interval: cfg.heartbeat.as_millis() as u64,
+        election_timeout_min: election,
+        election_timeout_max: election * 2,
+        // Snapshot transfers of large states must not be stranded by a purge.
+        max_in_snapshot_log_to_keep: 10_000,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
+        max_payload_entries: 512,
+        install_snapshot_timeout: 10_000,
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| ServeError::RaftConfig(e.to_string()))
+}
+
+/// Runs a node until `shutdown` resolves. `on_bound` receives the address
+/// actually bound (the port may have been 0).
+pub async fn run(
+    cfg: NodeConfig,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let advertise = cfg.advertise.clone().unwrap_or_else(|| bound.to_string());
+
+    let (log, sm) = raft::open(&cfg.data_dir, cfg.node_id, &cfg.seal_key)?;
+    let peers = Peers::default();
+    let raft_config = Arc::new(raft_config(&cfg)?);
+    let network = NetworkFactory {
+        peers: peers.clone(),
+    };
+    let raft = raft::Raft::new(cfg.node_id, raft_config, network, log, sm.clone())
+        .await
+        .map_err(|e| ServeError::Raft(e.to_string()))?;
+    let replica = Arc::new(Replica::new(
+        cfg.node_id,
+        advertise.clone(),
+        raft.clone(),
+        sm,
+        peers,
+        cfg.seal_key.id().into(),
+    ));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ClusterServer<ClusterApi>>().await;
+    health.set_serving::<SettingsServer<SettingsApi>>().await;
+
+    let max = raft::MAX_MESSAGE;
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(
+            ClusterServer::new(ClusterApi::new(replica.clone())).max_decoding_message_size(max),
+        )
+        .add_service(SettingsServer::new(SettingsApi::new(replica.clone())))
+        .add_service(
+            RaftServer::new(RaftService::new(
+                replica.clone(),
+                replica.scratch_dir().to_path_buf(),
+            ))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+        );
+    tracing::info!(node_id = cfg.node_id, %bound, %advertise, seal_key_id = cfg.seal_key.id(), "mrd serving");
+    on_bound(bound);
+    router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    tracing::info!("shutting down raft");
+    let _ = raft.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler must work");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
