@@ -74,11 +74,16 @@ impl Load {
     }
 
     /// The first acknowledgement at or after `t`, if any yet.
+    ///
+    /// Acks are appended in (nearly) time order, so only the tail is read:
+    /// polling this while timing a failover must not load the machine.
     pub fn first_ack_after(&self, t: Instant) -> Option<Instant> {
-        self.acked
-            .lock()
-            .expect("ack list")
+        let acked = self.acked.lock().expect("ack list");
+        let slack = Duration::from_millis(100);
+        acked
             .iter()
+            .rev()
+            .take_while(|a| a.at + slack >= t)
             .filter(|a| a.at >= t)
             .map(|a| a.at)
             .min()

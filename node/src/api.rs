@@ -8,3 +8,8 @@ mod status;
 pub use cluster::ClusterApi;
 pub use settings::SettingsApi;
 pub use status::to_status;
+
+/// A reply of the wrong kind for the request: a bug, reported as INTERNAL.
+fn unexpected(reply: impl std::fmt::Debug) -> tonic::Status {
+    tonic::Status::internal(format!("unexpected reply {reply:?}"))
+}

@@ -274,7 +274,17 @@ fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path) {
         dir.display()
     );
     for n in nodes {
-        println!("  node {}  {}  log {}", n.id, n.addr, n.log.display());
+        let pid = n
+            .child
+            .id()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "  node {}  {}  pid {pid}  log {}",
+            n.id,
+            n.addr,
+            n.log.display()
+        );
     }
     println!("\nIn another terminal:");
     println!("  export MRCTL_ENDPOINTS={}", endpoints.join(","));
@@ -285,5 +295,6 @@ fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path) {
     );
     println!("  mrctl settings get -o json");
     println!("  mrctl snapshot save backup.snap");
+    println!("  kill -9 <pid of the leader>; mrctl cluster status   # a new leader takes over");
     println!("\nCtrl-C stops the cluster.");
 }

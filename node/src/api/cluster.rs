@@ -38,7 +38,7 @@ impl ClusterApi {
             ForwardResponse::Membership { members, log_index } => {
                 Ok(Response::new(membership_reply(members, log_index)))
             }
-            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+            other => Err(super::unexpected(other)),
         }
     }
 }
@@ -203,7 +203,7 @@ impl ClusterRpc for ClusterApi {
             ForwardResponse::Leader { id } => {
                 Ok(Response::new(pb::TransferLeaderReply { leader_id: id }))
             }
-            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+            other => Err(super::unexpected(other)),
         }
     }
 
@@ -224,7 +224,7 @@ impl ClusterRpc for ClusterApi {
                     snapshot_index: index,
                 }))
             }
-            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+            other => Err(super::unexpected(other)),
         }
     }
 
@@ -324,7 +324,7 @@ impl ClusterRpc for ClusterApi {
                 applied: log_index.is_some(),
                 log_index: log_index.unwrap_or(0),
             })),
-            other => Err(Status::internal(format!("unexpected reply {other:?}"))),
+            other => Err(super::unexpected(other)),
         }
     }
 }

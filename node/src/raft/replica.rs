@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::async_runtime::WatchReceiver;
-use openraft::errors::{ClientWriteError, InitializeError, LinearizableReadError, RaftError};
+use openraft::errors::{
+    ClientWriteError, ForwardToLeader, InitializeError, LinearizableReadError, RaftError,
+};
 use openraft::raft::ReadPolicy;
 use openraft::{BasicNode, ChangeMembers, ServerState};
 use serde::{Deserialize, Serialize};
@@ -435,15 +437,7 @@ impl Replica {
 
     fn write_err(&self, e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ReplicaError {
         match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-                if f.leader_id.is_none() && self.membership().is_empty() {
-                    return ReplicaError::NotInitialized;
-                }
-                ReplicaError::NotLeader {
-                    node_id: self.id,
-                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
-                }
-            }
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => self.not_leader(f),
             other => raft_err(other),
         }
     }
@@ -453,16 +447,20 @@ impl Replica {
         e: RaftError<TypeConfig, LinearizableReadError<TypeConfig>>,
     ) -> ReplicaError {
         match e {
-            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => {
-                if f.leader_id.is_none() && self.membership().is_empty() {
-                    return ReplicaError::NotInitialized;
-                }
-                ReplicaError::NotLeader {
-                    node_id: self.id,
-                    leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
-                }
-            }
+            RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => self.not_leader(f),
             other => raft_err(other),
+        }
+    }
+
+    /// openraft's "ask the leader" as our error: which leader, if known, or
+    /// that there is no cluster at all yet.
+    fn not_leader(&self, f: ForwardToLeader<TypeConfig>) -> ReplicaError {
+        if f.leader_id.is_none() && self.membership().is_empty() {
+            return ReplicaError::NotInitialized;
+        }
+        ReplicaError::NotLeader {
+            node_id: self.id,
+            leader: f.leader_id.zip(f.leader_node.map(|n| n.addr)),
         }
     }
 
