@@ -315,6 +315,15 @@ impl Cluster {
         .await
     }
 
+    /// Waits until node `id` has applied at least `index` (under load the
+    /// nodes are never all at the same index at once).
+    pub async fn must_catch_up(&self, id: u64, index: u64) -> Result<()> {
+        eventually(Duration::from_secs(30), "the node to catch up", || async {
+            Ok((self.status(id).await?.applied_index >= index).then_some(()))
+        })
+        .await
+    }
+
     pub fn kill(&mut self, id: u64) {
         self.nodes.get_mut(&id).expect("known node").kill9();
     }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug)]
 pub struct Ack {
     pub seq: u64,
+    pub started: Instant,
     pub at: Instant,
     pub latency: Duration,
 }
@@ -53,6 +54,7 @@ impl Load {
                             let at = Instant::now();
                             acked.lock().expect("ack list").push(Ack {
                                 seq: n,
+                                started,
                                 at,
                                 latency: at - started,
                             });
@@ -73,18 +75,20 @@ impl Load {
         }
     }
 
-    /// The first acknowledgement at or after `t`, if any yet.
+    /// The first acknowledgement of a write started at or after `t`: after a
+    /// leader is killed at `t`, such a write can only have been committed by
+    /// its successor.
     ///
     /// Acks are appended in (nearly) time order, so only the tail is read:
     /// polling this while timing a failover must not load the machine.
     pub fn first_ack_after(&self, t: Instant) -> Option<Instant> {
         let acked = self.acked.lock().expect("ack list");
-        let slack = Duration::from_millis(100);
+        let slack = Duration::from_secs(5);
         acked
             .iter()
             .rev()
             .take_while(|a| a.at + slack >= t)
-            .filter(|a| a.at >= t)
+            .filter(|a| a.started >= t)
             .map(|a| a.at)
             .min()
     }

@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Raft heartbeat interval in milliseconds.
     #[arg(long, env = "MRD_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
-    /// Minimum election timeout in milliseconds (the maximum is twice this).
+    /// Minimum election timeout in milliseconds (the maximum, and the leader lease, is 1.5x this).
     #[arg(long, env = "MRD_ELECTION_TIMEOUT_MS")]
     pub election_timeout_ms: Option<u64>,
 }
@@ -142,11 +142,11 @@ impl RunArgs {
             (None, Some(hex)) => SealKey::from_hex(&hex)?,
             (None, None) => return Err(ConfigError::NoSealKey),
         };
-        let heartbeat = self.heartbeat_ms.or(file.heartbeat_ms).unwrap_or(50);
+        let heartbeat = self.heartbeat_ms.or(file.heartbeat_ms).unwrap_or(30);
         let election = self
             .election_timeout_ms
             .or(file.election_timeout_ms)
-            .unwrap_or(150);
+            .unwrap_or(100);
         if heartbeat < 10 || heartbeat * 2 > election {
             return Err(ConfigError::Timing {
                 heartbeat,
@@ -201,7 +201,7 @@ mod tests {
     fn flags_and_env_make_a_config() {
         let cfg = args().resolve(key_env).unwrap();
         assert_eq!(cfg.node_id, 1);
-        assert_eq!(cfg.heartbeat, Duration::from_millis(50));
+        assert_eq!(cfg.heartbeat, Duration::from_millis(30));
     }
 
     #[test]

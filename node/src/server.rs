@@ -10,7 +10,6 @@ use mrouter_proto::v1::cluster_server::ClusterServer;
 use mrouter_proto::v1::settings_server::SettingsServer;
 use openraft::Config;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{ClusterApi, SettingsApi};
 use crate::config::NodeConfig;
@@ -41,7 +40,10 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, ServeError> {
         cluster_name: "mrouter".into(),
         heartbeat_interval: cfg.heartbeat.as_millis() as u64,
         election_timeout_min: election,
-        election_timeout_max: election * 2,
+        // openraft's leader lease is election_timeout_max: peers refuse votes until it
+        // runs out, so a narrow range lets the first candidate win instead of the
+        // second, and the lease still keeps a slow follower from deposing a live leader.
+        election_timeout_max: election * 3 / 2,
         // Snapshot transfers of large states must not be stranded by a purge.
         max_in_snapshot_log_to_keep: 10_000,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
@@ -109,10 +111,13 @@ pub async fn run(
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
         );
+    // Small request/response messages: without TCP_NODELAY, Nagle plus delayed
+    // ACKs add tens of milliseconds at moderate concurrency.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tracing::info!(node_id = cfg.node_id, %bound, %advertise, seal_key_id = cfg.seal_key.id(), "mrd serving");
     on_bound(bound);
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     tracing::info!("shutting down raft");
     let _ = raft.shutdown().await;

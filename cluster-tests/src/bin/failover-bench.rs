@@ -23,9 +23,9 @@ struct Args {
     /// Concurrent writers of the steady load.
     #[arg(long, default_value_t = 4)]
     writers: usize,
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 30)]
     heartbeat_ms: u64,
-    #[arg(long, default_value_t = 150)]
+    #[arg(long, default_value_t = 100)]
     election_timeout_ms: u64,
     /// Skip the etcd reference run.
     #[arg(long)]
@@ -129,7 +129,7 @@ async fn run_mrd(args: &Args) -> Result<Outcome> {
         c.start_node(leader)?;
         let new_leader = c.must_have_leader().await?;
         let last = c.status(new_leader).await?.last_log_index;
-        c.must_converge(last).await?;
+        c.must_catch_up(leader, last).await?;
     }
     let acked = load.finish().await;
     let leader = c.must_have_leader().await?;

@@ -81,8 +81,8 @@ async fn main() -> Result<()> {
     {
         let c = Cluster::start(ClusterOptions {
             nodes: 3,
-            heartbeat_ms: 50,
-            election_timeout_ms: 150,
+            heartbeat_ms: 30,
+            election_timeout_ms: 100,
         })
         .await?;
         let leader = c.must_have_leader().await?;
@@ -99,7 +99,7 @@ async fn main() -> Result<()> {
         }
     }
     if !args.skip_etcd && etcd::available() {
-        let e = EtcdCluster::start(3, 30, 150).await?;
+        let e = EtcdCluster::start(3, 20, 100).await?;
         let leader = e.leader().await?;
         let chan = channels(&e.endpoints()).remove(leader);
         for &n in &args.concurrency {
