@@ -125,7 +125,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some(item) => Some(decode_entry(&item.map_err(io::Error::other)?.1)?.log_id()),
         };
         Ok(LogState {
-            last_log_id: last.or_else(|| last_purged_log_id.clone()),
+            last_log_id: last.or(last_purged_log_id),
             last_purged_log_id,
         })
     }

@@ -112,6 +112,9 @@ pub struct RestoreProgress {
     pub total: u64,
 }
 
+/// Raw records (key, value) read from a snapshot file.
+type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// How long to look for a leader before giving up.
 const LEADER_WAIT: Duration = Duration::from_secs(10);
 const RESTORE_CHUNK_BYTES: usize = 1 << 20;
@@ -632,19 +635,17 @@ impl Replica {
             });
         }
         let file = path.to_path_buf();
-        let records = tokio::task::spawn_blocking(
-            move || -> Result<Vec<(Vec<u8>, Vec<u8>)>, SnapshotFileError> {
-                let mut reader = SnapshotReader::open(&file)?;
-                let mut out = Vec::new();
-                reader.for_each_record(|k, v| {
-                    if Key::is_domain(k) {
-                        out.push((k.to_vec(), v.to_vec()));
-                    }
-                    Ok(())
-                })?;
-                Ok(out)
-            },
-        )
+        let records = tokio::task::spawn_blocking(move || -> Result<Records, SnapshotFileError> {
+            let mut reader = SnapshotReader::open(&file)?;
+            let mut out = Vec::new();
+            reader.for_each_record(|k, v| {
+                if Key::is_domain(k) {
+                    out.push((k.to_vec(), v.to_vec()));
+                }
+                Ok(())
+            })?;
+            Ok(out)
+        })
         .await
         .map_err(storage_err)??;
         let total = records.len() as u64;

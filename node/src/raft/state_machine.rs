@@ -279,7 +279,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
                 EntryPayload::Membership(membership) => {
                     last_membership = Some(StoredMembershipOf::<TypeConfig>::new(
-                        Some(log_id.clone()),
+                        Some(log_id),
                         membership.clone(),
                     ));
                     Ok(Reply::Noop)
