@@ -12,7 +12,12 @@ pub struct Ack {
     pub seq: u64,
     pub started: Instant,
     pub at: Instant,
-    pub latency: Duration,
+}
+
+impl Ack {
+    pub fn latency(&self) -> Duration {
+        self.at - self.started
+    }
 }
 
 pub struct Load {
@@ -56,7 +61,6 @@ impl Load {
                                 seq: n,
                                 started,
                                 at,
-                                latency: at - started,
                             });
                         } else {
                             failed.fetch_add(1, Ordering::Relaxed);

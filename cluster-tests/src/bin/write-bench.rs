@@ -55,7 +55,7 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     let lat: Vec<f64> = acked
         .iter()
-        .map(|a| a.latency.as_secs_f64() * 1000.0)
+        .map(|a| a.latency().as_secs_f64() * 1000.0)
         .collect();
     let s = summarize(&lat);
     let level = Level {
