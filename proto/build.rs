@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &[
                 "proto/mrouter/v1/cluster.proto",
                 "proto/mrouter/v1/settings.proto",
+                "proto/mrouter/v1/certs.proto",
                 "proto/mrouter/raft/v1/raft.proto",
             ],
             &["proto"],

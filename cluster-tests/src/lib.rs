@@ -7,10 +7,11 @@ pub mod bench;
 mod binaries;
 mod cluster;
 pub mod etcd;
+pub mod fixtures;
 pub mod load;
 mod node;
 pub mod stats;
 
-pub use binaries::{binary, mrctl};
-pub use cluster::{Cluster, ClusterOptions, Written};
+pub use binaries::{binary, mrctl, mrctl_stdin};
+pub use cluster::{eventually, Cluster, ClusterOptions, Written};
 pub use node::NodeProc;

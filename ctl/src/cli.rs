@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +48,12 @@ pub enum Command {
     /// Express setup: cluster domain, remote access FQDN, virtual address, mode.
     #[command(subcommand)]
     Settings(SettingsCmd),
+    /// The cluster's certificate authority.
+    #[command(subcommand)]
+    Ca(CaCmd),
+    /// Router certificates: local, remote, local-virtual, remote-virtual.
+    #[command(subcommand)]
+    Cert(CertCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,3 +127,257 @@ pub enum SettingsCmd {
         mode: Option<String>,
     },
 }
+
+#[derive(Subcommand, Debug)]
+pub enum CaCmd {
+    /// Generate a new CA; replacing one invalidates every provisioned client.
+    Generate {
+        #[command(flatten)]
+        subject: SubjectArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Validity in days (default 3650).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        days: Option<u32>,
+        /// Report what replacing the CA would invalidate; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace an existing CA without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Import a CA certificate and its private key.
+    Import {
+        /// A PEM bundle (certificate and key) or a PKCS#12 file.
+        #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+        file: Option<PathBuf>,
+        /// The CA certificate (PEM), with its key given by --key.
+        #[arg(long, value_name = "FILE", requires = "key")]
+        cert: Option<PathBuf>,
+        /// The CA private key (PEM), with its certificate given by --cert.
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<PathBuf>,
+        /// File holding the password of an encrypted key or PKCS#12 file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Check the files and report what replacing the CA would invalidate; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace an existing CA without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show the CA and what replacing it would invalidate.
+    Show {
+        /// Read from the answering node without confirming with the leader.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Print the CA certificate (and chain) as PEM.
+    Export {
+        /// Include the CA private key.
+        #[arg(long)]
+        include_key: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCmd {
+    /// Generate a key and a certificate signed by the cluster CA.
+    Generate {
+        #[command(flatten)]
+        slot: SlotArgs,
+        #[command(flatten)]
+        subject: SubjectArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        sans: SanArgs,
+        /// Validity in days (default 825).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        days: Option<u32>,
+        /// Make the new certificate active at once instead of pending.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Generate a key and a CSR to have signed by another CA; the slot keeps the key.
+    Csr {
+        #[command(flatten)]
+        slot: SlotArgs,
+        #[command(flatten)]
+        subject: SubjectArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        sans: SanArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Import a certificate: PEM bundles, DER certificates or keys, PKCS#12.
+    Import {
+        #[command(flatten)]
+        slot: SlotArgs,
+        /// The certificate, key and chain files, in any order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// File holding the password of an encrypted key or PKCS#12 file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Make the imported certificate active at once instead of pending.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Make a slot's pending certificate active on every node.
+    Activate {
+        #[command(flatten)]
+        slot: SlotArgs,
+    },
+    /// Show one slot: active and pending certificates, CSR, default names.
+    Show {
+        #[command(flatten)]
+        slot: SlotArgs,
+        /// Read from the answering node without confirming with the leader.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// One line per slot of the cluster.
+    List {
+        /// Read from the answering node without confirming with the leader.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Print a slot's certificate (and chain) as PEM.
+    Export {
+        #[command(flatten)]
+        slot: SlotArgs,
+        /// Export the pending certificate instead of the active one.
+        #[arg(long)]
+        pending: bool,
+        /// Include the private key.
+        #[arg(long)]
+        include_key: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+/// The distinguished name of a new certificate or CSR.
+#[derive(Args, Debug, Clone)]
+pub struct SubjectArgs {
+    /// Two-letter ISO 3166 country code.
+    #[arg(long, default_value = "US")]
+    pub country: String,
+    /// State or province.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// City or locality.
+    #[arg(long)]
+    pub locality: Option<String>,
+    #[arg(long, visible_alias = "org")]
+    pub organization: Option<String>,
+    #[arg(long, visible_alias = "ou")]
+    pub organizational_unit: Option<String>,
+    /// Common name (a CA defaults to the cluster domain).
+    #[arg(long, visible_alias = "cn")]
+    pub common_name: Option<String>,
+}
+
+/// The type of a new private key; the node checks it and says why it refuses one.
+#[derive(Args, Debug, Clone)]
+pub struct KeyArgs {
+    /// rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384 (default rsa2048).
+    #[arg(long = "key", value_name = "TYPE")]
+    pub key_type: Option<String>,
+}
+
+/// The subject alternative names of a new certificate or CSR.
+#[derive(Args, Debug, Clone)]
+pub struct SanArgs {
+    /// An extra name: dns:NAME or ip:ADDR (repeatable).
+    #[arg(long = "san", value_name = "dns:NAME|ip:ADDR", value_parser = parse_san)]
+    pub add: Vec<String>,
+    /// Leave out one of the slot's default names (repeatable).
+    #[arg(
+        long = "drop-san",
+        value_name = "NAME",
+        conflicts_with = "no_default_sans"
+    )]
+    pub drop: Vec<String>,
+    /// Leave out all of the slot's default names.
+    #[arg(long)]
+    pub no_default_sans: bool,
+}
+
+/// Which router certificate slot.
+#[derive(Args, Debug, Clone)]
+pub struct SlotArgs {
+    /// Which certificate: local and remote belong to one node, the virtual ones to the cluster.
+    #[arg(long, value_enum)]
+    pub slot: Slot,
+    /// For local and remote: the node whose slot (default: the node answering).
+    #[arg(long, value_name = "ID")]
+    pub node: Option<u64>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Slot {
+    Local,
+    Remote,
+    LocalVirtual,
+    RemoteVirtual,
+}
+
+impl Slot {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Local => "local",
+            Slot::Remote => "remote",
+            Slot::LocalVirtual => "local-virtual",
+            Slot::RemoteVirtual => "remote-virtual",
+        }
+    }
+
+    /// Local and remote slots belong to one node; the virtual ones to the cluster.
+    pub fn per_node(self) -> bool {
+        matches!(self, Slot::Local | Slot::Remote)
+    }
+}
+
+/// Where PEM output goes: standard output unless `--out`.
+#[derive(Args, Debug, Clone)]
+pub struct OutArgs {
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite FILE if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+}
+
+/// `dns:NAME`, `ip:ADDR`, or a bare name or address; other `kind:` prefixes
+/// are refused here rather than sent.
+fn parse_san(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let lower = text.to_ascii_lowercase();
+    if let Some(name) = lower.strip_prefix("dns:") {
+        if name.is_empty() {
+            return Err("dns: needs a name, e.g. dns:router.example.com".into());
+        }
+    } else if let Some(addr) = lower.strip_prefix("ip:") {
+        addr.parse::<std::net::IpAddr>()
+            .map_err(|_| format!("{addr:?} is not an IP address"))?;
+    } else if text.is_empty() {
+        return Err("a name is required: dns:NAME or ip:ADDR".into());
+    } else if text.contains(':') && text.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!(
+            "{text:?}: a name must be dns:NAME or ip:ADDR (e.g. dns:router.example.com, ip:10.0.0.1)"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests;

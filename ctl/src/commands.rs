@@ -1,5 +1,7 @@
 //! One function per `mrctl` command family.
 
+mod ca;
+mod cert;
 mod cluster;
 mod settings;
 mod snapshot;
@@ -17,6 +19,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Cluster(cmd) => cluster::run(&endpoints, cli.output, cmd).await,
         Command::Snapshot(cmd) => snapshot::run(&endpoints, cli.output, cmd).await,
         Command::Settings(cmd) => settings::run(&endpoints, cli.output, cmd).await,
+        Command::Ca(cmd) => ca::run(&endpoints, cli.output, cmd).await,
+        Command::Cert(cmd) => cert::run(&endpoints, cli.output, cmd).await,
     }
 }
 

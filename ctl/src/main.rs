@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod confirm;
 mod endpoints;
+mod files;
 mod output;
 
 use std::process::ExitCode;

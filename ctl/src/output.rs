@@ -3,6 +3,8 @@
 use anyhow::Result;
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
 use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::cli::Format;
 
@@ -38,3 +40,28 @@ pub fn warn(warnings: &[String]) {
         eprintln!("warning: {w}");
     }
 }
+
+/// Unix seconds as RFC 3339 UTC, e.g. `2025-06-01T12:00:00Z`.
+pub fn utc(unix_s: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_s)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("(invalid time {unix_s})"))
+}
+
+/// Unix milliseconds as RFC 3339 UTC, to the second.
+pub fn utc_ms(unix_ms: u64) -> String {
+    utc(i64::try_from(unix_ms / 1000).unwrap_or(i64::MAX))
+}
+
+/// The date part of [`utc`].
+pub fn utc_date(unix_s: i64) -> String {
+    let mut text = utc(unix_s);
+    if let Some(t) = text.find('T') {
+        text.truncate(t);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,29 @@
 //! The public gRPC services (`mrouter.v1`): decode the request into domain
 //! terms, call the [`Replica`](crate::raft::Replica), encode the reply.
 
+mod ca;
+mod cert_views;
 mod cluster;
+mod router_certs;
 mod settings;
 mod status;
 
+pub use ca::CaApi;
 pub use cluster::ClusterApi;
+pub use router_certs::RouterCertsApi;
 pub use settings::SettingsApi;
-pub use status::to_status;
+pub use status::{cert_status, to_status};
+
+use crate::raft::Consistency;
+
+/// The `stale` flag of a read request.
+fn consistency(stale: bool) -> Consistency {
+    if stale {
+        Consistency::Stale
+    } else {
+        Consistency::Linearizable
+    }
+}
 
 /// A reply of the wrong kind for the request: a bug, reported as INTERNAL.
 fn unexpected(reply: impl std::fmt::Debug) -> tonic::Status {

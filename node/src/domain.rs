@@ -2,21 +2,31 @@
 //! and a deterministic `apply()`. Pure Rust: no async, no I/O; the storage layer
 //! hands `apply` a read-only [`StateView`] and persists the [`Change`]s it returns.
 
+mod authority;
+mod certificate;
 mod command;
 mod digest;
 mod error;
+mod installs;
 mod key;
 mod names;
 mod settings;
+mod slot;
 mod state;
 
+pub use authority::{CaRecord, CaView, NewCa};
+pub use certificate::{CertSummary, KeySpec, Origin, San, Subject};
 pub use command::{Command, Proposal, Query, QueryReply, Reply, RequestId};
 pub use digest::StateDigest;
 pub use error::DomainError;
+pub use installs::virtual_names;
 pub use key::{Key, DOMAIN_PREFIX, FORMAT_VERSION};
 pub use names::{validate_dns_name, validate_ip};
 pub use settings::{Mode, Settings, SettingsPatch};
+pub use slot::{CertState, SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};
 pub use state::{apply, query, Applied, Change, CorruptRecord, Outcome, StateView};
 
+#[cfg(test)]
+mod certificate_tests;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,40 @@
-//! Cryptography: the cluster seal key now; key generation, signing, CSRs and
-//! bundles as the certificate store grows.
+//! Cryptography: the cluster seal key, private keys, certificate issuing and
+//! CSRs, inspection, signature checks, reading uploaded bundles (PEM, DER,
+//! PKCS#12) and the checks an imported certificate or CA must pass.
+//!
+//! Everything here is synchronous and blocking (RSA key generation can take
+//! a second); async callers run it on a blocking thread.
 
+mod bundle;
+mod ca_import;
+mod cert_facts;
+mod chain;
+mod error;
+mod inspect;
+mod issue;
+mod name;
+mod pem_block;
+mod pkcs12;
+mod private_key;
 mod seal;
+mod server_import;
+mod signature;
+mod spki;
+mod validity;
 
+#[cfg(test)]
+mod fixtures;
+
+pub use bundle::{read_bundle, Bundle, MAX_BUNDLE_BYTES};
+pub use ca_import::{check_ca_import, CaImport};
+pub use chain::verify_signed_by;
+pub use error::PkiError;
+pub use inspect::{inspect, inspect_csr, CsrSummary};
+pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pem};
+pub use pkcs12::pkcs12;
+pub use private_key::PrivateKey;
 pub use seal::{SealError, SealKey};
+pub use server_import::{check_server_import, ServerImport};
 
 /// Bytes from the system's secure random generator.
 pub fn random_array<const N: usize>() -> [u8; N] {

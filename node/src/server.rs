@@ -6,12 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mrouter_proto::raft::v1::raft_server::RaftServer;
+use mrouter_proto::v1::certificate_authority_server::CertificateAuthorityServer;
 use mrouter_proto::v1::cluster_server::ClusterServer;
+use mrouter_proto::v1::router_certificates_server::RouterCertificatesServer;
 use mrouter_proto::v1::settings_server::SettingsServer;
 use openraft::Config;
 use tokio::net::TcpListener;
 
-use crate::api::{ClusterApi, SettingsApi};
+use crate::api::{CaApi, ClusterApi, RouterCertsApi, SettingsApi};
+use crate::certstore::CertStore;
 use crate::config::NodeConfig;
 use crate::raft::{self, NetworkFactory, Peers, RaftService, Replica};
 
@@ -32,6 +35,10 @@ pub enum ServeError {
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
+
+/// Largest certificate upload the API decodes (files are checked against a
+/// smaller limit with a clear message).
+const UPLOAD_MAX: usize = 64 << 20;
 
 /// openraft settings derived from the node configuration.
 pub fn raft_config(cfg: &NodeConfig) -> Result<Config, ServeError> {
@@ -92,6 +99,9 @@ pub async fn run(
         cfg.seal_key.id().into(),
     ));
 
+    let seal = Arc::new(cfg.seal_key);
+    let certs = Arc::new(CertStore::new(replica.clone(), seal.clone()));
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ClusterServer<ClusterApi>>().await;
     health.set_serving::<SettingsServer<SettingsApi>>().await;
@@ -103,6 +113,15 @@ pub async fn run(
             ClusterServer::new(ClusterApi::new(replica.clone())).max_decoding_message_size(max),
         )
         .add_service(SettingsServer::new(SettingsApi::new(replica.clone())))
+        // Large enough that an oversized upload reaches our own, clearer check.
+        .add_service(
+            CertificateAuthorityServer::new(CaApi::new(certs.clone()))
+                .max_decoding_message_size(UPLOAD_MAX),
+        )
+        .add_service(
+            RouterCertificatesServer::new(RouterCertsApi::new(certs))
+                .max_decoding_message_size(UPLOAD_MAX),
+        )
         .add_service(
             RaftServer::new(RaftService::new(
                 replica.clone(),
@@ -114,7 +133,7 @@ pub async fn run(
     // Small request/response messages: without TCP_NODELAY, Nagle plus delayed
     // ACKs add tens of milliseconds at moderate concurrency.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tracing::info!(node_id = cfg.node_id, %bound, %advertise, seal_key_id = cfg.seal_key.id(), "mrd serving");
+    tracing::info!(node_id = cfg.node_id, %bound, %advertise, seal_key_id = seal.id(), "mrd serving");
     on_bound(bound);
     router
         .serve_with_incoming_shutdown(incoming, shutdown)

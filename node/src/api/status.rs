@@ -2,6 +2,7 @@
 
 use tonic::{Code, Status};
 
+use crate::certstore::CertStoreError;
 use crate::domain::DomainError;
 use crate::raft::ReplicaError;
 
@@ -13,12 +14,26 @@ pub fn to_status(e: ReplicaError) -> Status {
             DomainError::InvalidDnsName { .. }
             | DomainError::InvalidIp { .. }
             | DomainError::InvalidMode { .. }
-            | DomainError::ForeignRecord => Code::InvalidArgument,
+            | DomainError::ForeignRecord
+            | DomainError::WeakKey { .. }
+            | DomainError::UnknownKeyType { .. }
+            | DomainError::InvalidCountry { .. }
+            | DomainError::EmptyCommonName
+            | DomainError::InvalidSubjectField { .. }
+            | DomainError::InvalidSan { .. }
+            | DomainError::UnknownSlot { .. } => Code::InvalidArgument,
             DomainError::ClusteredWithoutVirtualAddress
             | DomainError::NotEmpty
             | DomainError::NoRestoreInProgress
             | DomainError::OtherRestoreInProgress { .. }
-            | DomainError::RestoreDigestMismatch { .. } => Code::FailedPrecondition,
+            | DomainError::RestoreDigestMismatch { .. }
+            | DomainError::NoCa
+            | DomainError::CaChanged { .. }
+            | DomainError::ConfirmationRequired { .. }
+            | DomainError::NoPendingCertificate { .. }
+            | DomainError::NoVirtualAddress { .. }
+            | DomainError::VirtualNamesMissing { .. }
+            | DomainError::CsrChanged { .. } => Code::FailedPrecondition,
         },
         ReplicaError::InvalidAddress { .. }
         | ReplicaError::InvalidRequestId { .. }
@@ -36,4 +51,20 @@ pub fn to_status(e: ReplicaError) -> Status {
         ReplicaError::Raft { .. } | ReplicaError::Storage { .. } => Code::Internal,
     };
     Status::new(code, e.to_string())
+}
+
+/// Maps a certificate store error: bad files and choices are the caller's to
+/// fix (INVALID_ARGUMENT); the rest follows [`to_status`].
+pub fn cert_status(e: CertStoreError) -> Status {
+    match e {
+        CertStoreError::Replica(e) => to_status(e),
+        CertStoreError::Pki(p) if p.is_invalid_input() => Status::invalid_argument(p.to_string()),
+        CertStoreError::Pki(p) => Status::internal(p.to_string()),
+        CertStoreError::NotMember { .. } => Status::not_found(e.to_string()),
+        CertStoreError::NoCertificate { .. } => Status::failed_precondition(e.to_string()),
+        CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
+            Status::invalid_argument(e.to_string())
+        }
+        CertStoreError::Unseal | CertStoreError::Task(_) => Status::internal(e.to_string()),
+    }
 }

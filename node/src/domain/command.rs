@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::authority::{CaView, NewCa};
 use super::settings::{Settings, SettingsPatch};
+use super::slot::{SlotCert, SlotCsr, SlotId, SlotRecord};
 use super::StateDigest;
 
 /// Idempotency key of a write: a retry with the same id is applied once.
@@ -46,6 +48,27 @@ pub struct Proposal {
 pub enum Command {
     /// Change the express-setup settings (only the fields present).
     SetSettings(SettingsPatch),
+    /// Install a generated or imported CA, replacing the one at
+    /// `replaces_epoch` (0: none). Replacing needs the explicit confirmation.
+    InstallCa {
+        ca: Box<NewCa>,
+        replaces_epoch: u64,
+        confirm_invalidate_clients: bool,
+    },
+    /// Store a new certificate in a slot as pending (or active).
+    PutSlotCert {
+        slot: SlotId,
+        cert: Box<SlotCert>,
+        activate: bool,
+        /// Generated here (sets the slot's last generated time).
+        generated: bool,
+        /// The slot CSR whose key the certificate uses (spki hash), if any.
+        from_csr: Option<String>,
+    },
+    /// Replace the slot's CSR and key.
+    PutSlotCsr { slot: SlotId, csr: Box<SlotCsr> },
+    /// Make the slot's pending certificate active.
+    ActivateSlot { slot: SlotId },
     /// Start restoring a saved snapshot into an empty cluster.
     RestoreBegin { records: u64, digest: StateDigest },
     /// Write one batch of restored domain records.
@@ -59,6 +82,10 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::SetSettings(_) => "set-settings",
+            Command::InstallCa { .. } => "install-ca",
+            Command::PutSlotCert { .. } => "put-slot-cert",
+            Command::PutSlotCsr { .. } => "put-slot-csr",
+            Command::ActivateSlot { .. } => "activate-slot",
             Command::RestoreBegin { .. } => "restore-begin",
             Command::RestoreChunk { .. } => "restore-chunk",
             Command::RestoreFinish { .. } => "restore-finish",
@@ -75,6 +102,12 @@ pub enum Reply {
         settings: Settings,
         warnings: Vec<String>,
     },
+    /// The CA now installed and the epoch it got.
+    CaInstalled {
+        epoch: u64,
+    },
+    /// The slot after the change.
+    Slot(Box<SlotRecord>),
     RestoreStarted,
     RestoreChunkWritten {
         records: u64,
@@ -93,11 +126,15 @@ pub enum Reply {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Query {
     Settings,
+    Ca,
+    Slots(Vec<SlotId>),
     LookupWrite(RequestId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QueryReply {
     Settings(Settings),
+    Ca(Box<CaView>),
+    Slots(Vec<(SlotId, SlotRecord)>),
     LookupWrite { log_index: Option<u64> },
 }

@@ -41,4 +41,50 @@ pub enum DomainError {
     /// After the last chunk the state did not match the snapshot.
     #[error("restored state digest {actual} does not match the snapshot's {expected}")]
     RestoreDigestMismatch { expected: String, actual: String },
+    /// RSA below 2048 bits.
+    #[error("RSA keys of {bits} bits are refused: below 2048 bits RSA can be factored with today's means (NIST has disallowed it since 2013); use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384")]
+    WeakKey { bits: u32 },
+    /// A key type we do not generate.
+    #[error("key type {value:?} is not supported: use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384")]
+    UnknownKeyType { value: String },
+    /// Country is not two letters.
+    #[error("country {value:?} is not an ISO 3166 two-letter code (like US, DE, GB)")]
+    InvalidCountry { value: String },
+    /// The common name is empty.
+    #[error(
+        "the common name is empty: give the FQDN, host name or IP address the certificate is for"
+    )]
+    EmptyCommonName,
+    /// A subject field is too long or holds control characters.
+    #[error("subject field {field} is not valid: {reason}")]
+    InvalidSubjectField { field: String, reason: String },
+    /// A subject alternative name is neither a valid DNS name nor an IP.
+    #[error("subject alternative name {value:?} is not valid: {reason}")]
+    InvalidSan { value: String, reason: String },
+    /// A slot name that is none of the four.
+    #[error("slot {value:?} is not a router certificate slot: use local, remote, local-virtual or remote-virtual")]
+    UnknownSlot { value: String },
+    /// No CA is installed yet.
+    #[error(
+        "no certificate authority — generate or import one (mrctl ca generate | mrctl ca import)"
+    )]
+    NoCa,
+    /// The CA changed between preparing a request and applying it.
+    #[error("the certificate authority changed while this request was prepared (epoch {expected} expected, {current} now): run the command again")]
+    CaChanged { expected: u64, current: u64 },
+    /// Replacing the CA without the explicit confirmation.
+    #[error("replacing the certificate authority invalidates {clients} provisioned clients (they stop working until re-provisioned): confirm it (confirm_invalidate_clients; mrctl asks, or pass --yes)")]
+    ConfirmationRequired { clients: u64 },
+    /// Activation without a pending certificate.
+    #[error("the {slot} slot has no pending certificate: generate or import one first")]
+    NoPendingCertificate { slot: String },
+    /// A virtual slot cannot be activated before the virtual address is set.
+    #[error("the {slot} slot serves the virtual address, but none is configured: mrctl settings set --virtual-address IP")]
+    NoVirtualAddress { slot: String },
+    /// A virtual slot certificate that does not cover the cluster's names.
+    #[error("the certificate for {slot} does not cover {}: it must name the virtual address and the cluster domain", missing.join(", "))]
+    VirtualNamesMissing { slot: String, missing: Vec<String> },
+    /// The slot's CSR was replaced while its certificate was being imported.
+    #[error("the CSR of the {slot} slot was replaced while this certificate was imported: its key no longer matches the slot's CSR")]
+    CsrChanged { slot: String },
 }

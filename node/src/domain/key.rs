@@ -3,6 +3,7 @@
 //! under `x/` and does not.
 
 use super::command::RequestId;
+use super::slot::SlotId;
 
 /// Version of the stored record encoding; bumped on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -14,6 +15,12 @@ pub const DOMAIN_PREFIX: &[u8] = b"d/";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Key {
     Settings,
+    /// The certificate authority.
+    Ca,
+    /// One router certificate slot.
+    Slot(SlotId),
+    /// How many clients are provisioned under a CA epoch.
+    ClientCount(u64),
     Request(RequestId),
     Restore,
 }
@@ -22,6 +29,12 @@ impl Key {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Key::Settings => b"d/settings".to_vec(),
+            Key::Ca => b"d/ca".to_vec(),
+            Key::Slot(slot) => match slot.node {
+                Some(node) => format!("d/slot/{}/{node}", slot.kind).into_bytes(),
+                None => format!("d/slot/{}", slot.kind).into_bytes(),
+            },
+            Key::ClientCount(epoch) => format!("d/clients/count/{epoch}").into_bytes(),
             Key::Request(id) => [b"x/req/".as_slice(), &id.0].concat(),
             Key::Restore => b"x/restore".to_vec(),
         }

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::command::{Command, Proposal, Query, QueryReply, Reply};
 use super::digest::StateDigest;
 use super::error::DomainError;
+use super::installs;
 use super::key::Key;
 use super::settings::Settings;
+use super::slot::SlotRecord;
 
 /// Read access to the current state. Implemented by the storage layer (over
 /// RocksDB plus the not-yet-written changes of the batch) and by tests.
@@ -79,6 +81,34 @@ pub fn apply<V: StateView>(
                     (Reply::Settings { settings, warnings }, changes)
                 })
         }
+        Command::InstallCa {
+            ca,
+            replaces_epoch,
+            confirm_invalidate_clients,
+        } => installs::install_ca(
+            view,
+            ca,
+            *replaces_epoch,
+            *confirm_invalidate_clients,
+            proposal.at_ms,
+        )?,
+        Command::PutSlotCert {
+            slot,
+            cert,
+            activate,
+            generated,
+            from_csr,
+        } => installs::put_slot_cert(
+            view,
+            *slot,
+            cert,
+            *activate,
+            *generated,
+            from_csr.as_deref(),
+            proposal.at_ms,
+        )?,
+        Command::PutSlotCsr { slot, csr } => installs::put_slot_csr(view, *slot, csr)?,
+        Command::ActivateSlot { slot } => installs::activate_slot(view, *slot)?,
         Command::RestoreBegin { records, digest } => restore_begin(view, *records, *digest)?,
         Command::RestoreChunk { records } => restore_chunk(view, records)?,
         Command::RestoreFinish { records, digest } => restore_finish(view, *records, *digest)?,
@@ -108,6 +138,15 @@ pub fn query<V: StateView>(
 ) -> Result<Result<QueryReply, DomainError>, V::Error> {
     Ok(Ok(match q {
         Query::Settings => QueryReply::Settings(read(view, Key::Settings)?.unwrap_or_default()),
+        Query::Ca => QueryReply::Ca(Box::new(installs::ca_view(view)?)),
+        Query::Slots(slots) => {
+            let mut out = Vec::with_capacity(slots.len());
+            for slot in slots {
+                let record: SlotRecord = read(view, Key::Slot(*slot))?.unwrap_or_default();
+                out.push((*slot, record));
+            }
+            QueryReply::Slots(out)
+        }
         Query::LookupWrite(id) => QueryReply::LookupWrite {
             log_index: view
                 .get(&Key::Request(*id).encode())?
@@ -116,7 +155,7 @@ pub fn query<V: StateView>(
     }))
 }
 
-type Step = Result<(Reply, Vec<Change>), DomainError>;
+pub(super) type Step = Result<(Reply, Vec<Change>), DomainError>;
 
 fn restore_begin<V: StateView>(
     view: &V,
@@ -192,7 +231,10 @@ fn restore_finish<V: StateView>(
     )))
 }
 
-fn read<T: DeserializeOwned, V: StateView>(view: &V, key: Key) -> Result<Option<T>, V::Error> {
+pub(super) fn read<T: DeserializeOwned, V: StateView>(
+    view: &V,
+    key: Key,
+) -> Result<Option<T>, V::Error> {
     let raw_key = key.encode();
     match view.get(&raw_key)? {
         None => Ok(None),
@@ -206,7 +248,7 @@ fn read<T: DeserializeOwned, V: StateView>(view: &V, key: Key) -> Result<Option<
     }
 }
 
-fn put<T: Serialize>(key: Key, value: &T) -> Change {
+pub(super) fn put<T: Serialize>(key: Key, value: &T) -> Change {
     Change {
         key: key.encode(),
         value: Some(serde_json::to_vec(value).expect("domain records must serialize")),

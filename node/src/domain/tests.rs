@@ -6,14 +6,14 @@ use super::*;
 
 /// An in-memory state for tests: what the storage layer does, minus RocksDB.
 #[derive(Default, Clone)]
-struct MemState {
+pub(super) struct MemState {
     records: BTreeMap<Vec<u8>, Vec<u8>>,
     digest: StateDigest,
     next_index: u64,
 }
 
 #[derive(Debug)]
-enum MemError {}
+pub(super) enum MemError {}
 
 impl From<CorruptRecord> for MemError {
     fn from(e: CorruptRecord) -> Self {
@@ -35,7 +35,7 @@ impl StateView for MemState {
 }
 
 impl MemState {
-    fn must_apply(&mut self, command: Command) -> Outcome {
+    pub(super) fn must_apply(&mut self, command: Command) -> Outcome {
         self.next_index += 1;
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&self.next_index.to_be_bytes());
@@ -64,7 +64,7 @@ impl MemState {
         applied.outcome
     }
 
-    fn recomputed_digest(&self) -> StateDigest {
+    pub(super) fn recomputed_digest(&self) -> StateDigest {
         let mut d = StateDigest::default();
         for (k, v) in self.records.iter().filter(|(k, _)| Key::is_domain(k)) {
             d.update(k, None, Some(v));
@@ -274,6 +274,70 @@ fn dns_names() {
 }
 
 fn arb_command() -> impl Strategy<Value = Command> {
+    prop_oneof![arb_settings(), arb_cert_command()]
+}
+
+fn arb_cert_command() -> impl Strategy<Value = Command> {
+    let slot = (0usize..4, 1u64..3).prop_map(|(k, n)| SlotId::new(SlotKind::ALL[k], n));
+    let names = prop_oneof![
+        Just(vec![San::Ip("192.0.2.1".parse().unwrap())]),
+        Just(vec![San::Dns("*.example.com".into())]),
+        Just(vec![]),
+    ];
+    prop_oneof![
+        (0u64..3, any::<bool>()).prop_map(|(replaces, confirm)| Command::InstallCa {
+            ca: Box::new(NewCa {
+                cert_der: vec![1, 2, 3],
+                chain_der: vec![],
+                sealed_key: vec![9; 8],
+                summary: test_summary(vec![]),
+                origin: Origin::Generated,
+            }),
+            replaces_epoch: replaces,
+            confirm_invalidate_clients: confirm,
+        }),
+        (
+            slot.clone(),
+            names,
+            proptest::option::of(1u64..3),
+            any::<bool>()
+        )
+            .prop_map(|(slot, sans, ca_epoch, activate)| Command::PutSlotCert {
+                slot,
+                cert: Box::new(SlotCert {
+                    cert_der: vec![4, 5],
+                    chain_der: vec![],
+                    sealed_key: vec![7; 8],
+                    summary: test_summary(sans),
+                    origin: Origin::Imported,
+                    ca_epoch,
+                    installed_at_ms: 5,
+                }),
+                activate,
+                generated: true,
+                from_csr: None,
+            }),
+        slot.prop_map(|slot| Command::ActivateSlot { slot }),
+    ]
+}
+
+fn test_summary(sans: Vec<San>) -> CertSummary {
+    CertSummary {
+        subject: "CN=x".into(),
+        common_name: Some("x".into()),
+        issuer: "CN=ca".into(),
+        serial: "01".into(),
+        not_before: 0,
+        not_after: 1,
+        sans,
+        key_type: "ecdsa-p256".into(),
+        fingerprint_sha256: "00".into(),
+        spki_sha256: "11".into(),
+        is_ca: false,
+    }
+}
+
+fn arb_settings() -> impl Strategy<Value = Command> {
     let name = prop_oneof![
         Just(String::new()),
         "[a-z]{1,8}\\.example\\.com",

@@ -1,0 +1,631 @@
+//! The certificate store through `mrctl` on a 3-node cluster: the CA, the four
+//! router certificates, CSRs, import and activation, replication to every
+//! node, interoperability with the `openssl` CLI, and no private key at rest.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use cluster_tests::fixtures::TestCa;
+use cluster_tests::{eventually, mrctl, Cluster, ClusterOptions};
+use serde_json::Value;
+
+/// `mrctl` must succeed; returns stdout (stderr is returned for warnings).
+fn ok(ep: &str, args: &[&str]) -> (String, String) {
+    let (ok, out, err) = mrctl(ep, args);
+    assert!(ok, "mrctl {args:?} failed: {err}");
+    (out, err)
+}
+
+fn json(ep: &str, args: &[&str]) -> Value {
+    let mut full = args.to_vec();
+    full.extend(["-o", "json"]);
+    let (out, _) = ok(ep, &full);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("mrctl {args:?}: {e}: {out}"))
+}
+
+fn must_fail(ep: &str, args: &[&str], expect: &[&str]) -> String {
+    let (ok, out, err) = mrctl(ep, args);
+    assert!(!ok, "mrctl {args:?} succeeded: {out}");
+    for e in expect {
+        assert!(err.contains(e), "mrctl {args:?}: expected {e:?} in {err:?}");
+    }
+    err
+}
+
+fn openssl(args: &[&str]) -> Result<String> {
+    let out = Command::new("openssl").args(args).output()?;
+    ensure!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("writing a test file must work");
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// The slot as node `id` has applied it (stale read: no leader involved).
+fn slot_on(c: &Cluster, id: u64, slot: &str, node: &str) -> Value {
+    json(
+        &c.addr(id).to_string(),
+        &["cert", "show", "--slot", slot, "--node", node, "--stale"],
+    )
+}
+
+async fn must_see_everywhere(
+    c: &Cluster,
+    slot: &str,
+    node: &str,
+    state: &str,
+    fingerprint: &str,
+) -> Result<()> {
+    for id in c.running() {
+        eventually(
+            Duration::from_secs(10),
+            "the slot to replicate",
+            || async move {
+                let v = slot_on(c, id, slot, node);
+                Ok((v[state]["fingerprint_sha256"].as_str() == Some(fingerprint)).then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_certificates_are_generated_activated_and_replicated() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+
+    // No factory CA: signing fails with the fix named; CSRs still work.
+    must_fail(
+        &ep,
+        &["cert", "generate", "--slot", "local", "--cn", "n1.example.com"],
+        &[
+            "FAILED_PRECONDITION",
+            "no certificate authority — generate or import one (mrctl ca generate | mrctl ca import)",
+        ],
+    );
+    let csr = dir.path().join("remote2.csr");
+    ok(
+        &ep,
+        &[
+            "cert",
+            "csr",
+            "--slot",
+            "remote",
+            "--node",
+            "2",
+            "--cn",
+            "remote.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--san",
+            "dns:*.example.com",
+            "--out",
+            s(&csr),
+        ],
+    );
+    openssl(&["req", "-verify", "-noout", "-in", s(&csr)])?;
+    let text = openssl(&["req", "-noout", "-text", "-in", s(&csr)])?;
+    ensure!(
+        text.contains("DNS:*.example.com"),
+        "CSR lacks the SAN: {text}"
+    );
+    let v = slot_on(&c, 3, "remote", "2");
+    ensure!(v["csr"]["subject"]
+        .as_str()
+        .is_some_and(|x| x.contains("remote.example.com")));
+
+    ok(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Example Mobility CA",
+            "--org",
+            "Example",
+            "--key",
+            "ecdsa-p256",
+        ],
+    );
+    let (_, err) = ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "local",
+            "--node",
+            "1",
+            "--cn",
+            "n1.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--state",
+            "California",
+            "--san",
+            "dns:*.example.com",
+        ],
+    );
+    ensure!(
+        err.contains("pending"),
+        "generate should say the certificate is pending: {err}"
+    );
+    let v = slot_on(&c, 1, "local", "1");
+    let fp = v["pending"]["fingerprint_sha256"]
+        .as_str()
+        .context("a pending certificate")?
+        .to_string();
+    ensure!(
+        v["active"].is_null(),
+        "nothing active before activation: {v}"
+    );
+    ensure!(v["last_generated_ms"].as_u64().unwrap_or(0) > 0);
+
+    ok(&ep, &["cert", "activate", "--slot", "local", "--node", "1"]);
+    must_see_everywhere(&c, "local", "1", "active", &fp).await?;
+
+    // Exported chains verify with openssl against the exported CA.
+    let ca = dir.path().join("ca.pem");
+    let chain = dir.path().join("chain.pem");
+    ok(&ep, &["ca", "export", "--out", s(&ca)]);
+    ok(
+        &ep,
+        &[
+            "cert",
+            "export",
+            "--slot",
+            "local",
+            "--node",
+            "1",
+            "--out",
+            s(&chain),
+        ],
+    );
+    let exported = std::fs::read_to_string(&chain)?;
+    ensure!(
+        !exported.contains("PRIVATE KEY"),
+        "export without --include-key has no key"
+    );
+    let verified = openssl(&[
+        "verify",
+        "-purpose",
+        "sslserver",
+        "-CAfile",
+        s(&ca),
+        s(&chain),
+    ])?;
+    ensure!(verified.contains(": OK"), "{verified}");
+    let text = openssl(&["x509", "-noout", "-text", "-in", s(&chain)])?;
+    for want in [
+        "TLS Web Server Authentication",
+        "DNS:n1.example.com",
+        "DNS:*.example.com",
+        "IP Address:127.0.0.1",
+        "Authority Key Identifier",
+        "Subject Key Identifier",
+    ] {
+        ensure!(text.contains(want), "certificate lacks {want}: {text}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_the_ca_reports_its_impact_and_needs_confirmation() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "First CA", "--key", "ecdsa-p256"],
+    );
+    ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "remote",
+            "--node",
+            "2",
+            "--cn",
+            "r2.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--activate",
+        ],
+    );
+    let report = json(&ep, &["ca", "generate", "--cn", "Second CA", "--dry-run"]);
+    ensure!(report["dry_run"] == true, "{report}");
+    let signed = report["impact"]["router_certificates_signed"].to_string();
+    ensure!(signed.contains("remote of node 2"), "{report}");
+    ensure!(
+        report["impact"]["clients_invalidated"].as_u64() == Some(0),
+        "{report}"
+    );
+    ensure!(json(&ep, &["ca", "show"])["ca"]["subject"]
+        .as_str()
+        .is_some_and(|s| s.contains("First CA")));
+
+    // Without a terminal to ask on and without --yes: refused, nothing changed.
+    let err = must_fail(&ep, &["ca", "generate", "--cn", "Second CA"], &["--yes"]);
+    ensure!(
+        err.contains("ALL PROVISIONED CLIENTS WILL STOP WORKING"),
+        "{err}"
+    );
+    ensure!(json(&ep, &["ca", "show"])["epoch"].as_u64() == Some(1));
+
+    ok(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Second CA",
+            "--key",
+            "ecdsa-p256",
+            "--yes",
+        ],
+    );
+    let shown = json(&ep, &["ca", "show"]);
+    ensure!(shown["epoch"].as_u64() == Some(2), "{shown}");
+    ensure!(shown["ca"]["subject"]
+        .as_str()
+        .is_some_and(|s| s.contains("Second CA")));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_certificate_must_name_the_virtual_address() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    ok(
+        &ep,
+        &[
+            "settings",
+            "set",
+            "--cluster-domain",
+            "mr.example.com",
+            "--virtual-address",
+            "10.9.8.7",
+            "--mode",
+            "clustered",
+        ],
+    );
+    ok(&ep, &["ca", "generate", "--key", "ecdsa-p256"]);
+    ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "local-virtual",
+            "--cn",
+            "other.example.org",
+            "--no-default-sans",
+            "--key",
+            "ecdsa-p256",
+        ],
+    );
+    must_fail(
+        &ep,
+        &["cert", "activate", "--slot", "local-virtual"],
+        &["FAILED_PRECONDITION", "10.9.8.7, mr.example.com"],
+    );
+    let v = json(&ep, &["cert", "show", "--slot", "local-virtual"]);
+    ensure!(
+        v["active"].is_null(),
+        "refused activation changes nothing: {v}"
+    );
+    let defaults = v["default_sans"].to_string();
+    ensure!(defaults.contains("ip:10.9.8.7") && defaults.contains("dns:mr.example.com"));
+
+    ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "local-virtual",
+            "--cn",
+            "mr.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--activate",
+        ],
+    );
+    let v = json(&ep, &["cert", "show", "--slot", "local-virtual"]);
+    let fp = v["active"]["fingerprint_sha256"]
+        .as_str()
+        .context("active")?;
+    // One per cluster: every node holds the same one.
+    must_see_everywhere(&c, "local-virtual", "0", "active", fp).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_from_another_ca_import_with_their_chain() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    let root = TestCa::root("Public Root");
+    let inter = root.intermediate("Public Issuing CA");
+    let leaf = inter.leaf(&["n2.example.com", "127.0.0.1"], -1, 90);
+    // Any order: chain, key, leaf.
+    let bundle = write(
+        dir.path(),
+        "bundle.pem",
+        format!(
+            "{}{}{}{}",
+            root.cert_pem, leaf.key_pem, inter.cert_pem, leaf.cert_pem
+        ),
+    );
+    ok(
+        &ep,
+        &[
+            "cert",
+            "import",
+            "--slot",
+            "local",
+            "--node",
+            "2",
+            s(&bundle),
+            "--activate",
+        ],
+    );
+    let v = json(&ep, &["cert", "show", "--slot", "local", "--node", "2"]);
+    ensure!(v["active"]["origin"] == "imported", "{v}");
+    ensure!(v["active"]["issuer"]
+        .as_str()
+        .is_some_and(|i| i.contains("Public Issuing CA")));
+    let chain = dir.path().join("chain.pem");
+    let root_file = write(dir.path(), "root.pem", &root.cert_pem);
+    ok(
+        &ep,
+        &[
+            "cert",
+            "export",
+            "--slot",
+            "local",
+            "--node",
+            "2",
+            "--out",
+            s(&chain),
+        ],
+    );
+    let verified = openssl(&[
+        "verify",
+        "-CAfile",
+        s(&root_file),
+        "-untrusted",
+        s(&chain),
+        s(&chain),
+    ])?;
+    ensure!(verified.contains(": OK"), "{verified}");
+
+    // A certificate for the CSR the slot keeps: the bundle has no key.
+    let csr = dir.path().join("remote1.csr");
+    ok(
+        &ep,
+        &[
+            "cert",
+            "csr",
+            "--slot",
+            "remote",
+            "--node",
+            "1",
+            "--cn",
+            "r1.example.com",
+            "--key",
+            "rsa2048",
+            "--out",
+            s(&csr),
+        ],
+    );
+    let signed = dir.path().join("signed.pem");
+    let inter_cert = write(dir.path(), "inter.pem", &inter.cert_pem);
+    let inter_key = write(dir.path(), "inter.key", &inter.key_pem);
+    let ext = write(
+        dir.path(),
+        "ext.cnf",
+        "subjectAltName=DNS:r1.example.com\nextendedKeyUsage=serverAuth\n",
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&inter_cert),
+        "-CAkey",
+        s(&inter_key),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&signed),
+    ])?;
+    let (_, err) = ok(
+        &ep,
+        &[
+            "cert",
+            "import",
+            "--slot",
+            "remote",
+            "--node",
+            "1",
+            s(&signed),
+        ],
+    );
+    // The intermediate and root were not sent: accepted, with the gap named.
+    ensure!(
+        err.contains("incomplete chain") || err.contains("not in the bundle"),
+        "{err}"
+    );
+    let v = json(&ep, &["cert", "show", "--slot", "remote", "--node", "1"]);
+    ensure!(v["pending"]["key_type"] == "rsa2048", "{v}");
+    Ok(())
+}
+
+/// Every byte under `dir`, file by file.
+fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, bytes));
+        }
+    }
+}
+
+/// The encodings a stored key could take: raw DER, its JSON byte-array form
+/// (how records encode bytes), hex and base64-ish PEM body lines.
+fn encodings(der: &[u8]) -> Vec<Vec<u8>> {
+    let mid = der.len() / 2;
+    let window = &der[mid..mid + 24];
+    let json_window = window
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        window.to_vec(),
+        json_window.into_bytes(),
+        hex::encode(window).into_bytes(),
+    ]
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn pem_der(text: &str, label: &str) -> Vec<u8> {
+    pem::parse_many(text)
+        .expect("exported PEM must parse")
+        .into_iter()
+        .find(|p| p.tag() == label)
+        .unwrap_or_else(|| panic!("no {label} block"))
+        .into_contents()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()> {
+    let mut c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Sealed CA", "--key", "rsa2048"],
+    );
+    ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "local",
+            "--node",
+            "1",
+            "--cn",
+            "n1.example.com",
+            "--key",
+            "ecdsa-p256",
+            "--activate",
+        ],
+    );
+    ok(
+        &ep,
+        &[
+            "cert",
+            "csr",
+            "--slot",
+            "remote-virtual",
+            "--cn",
+            "mr.example.com",
+            "--key",
+            "ecdsa-p384",
+        ],
+    );
+    let leaf_pem = ok(
+        &ep,
+        &[
+            "cert",
+            "export",
+            "--slot",
+            "local",
+            "--node",
+            "1",
+            "--include-key",
+        ],
+    )
+    .0;
+    let ca_pem = ok(&ep, &["ca", "export", "--include-key"]).0;
+    ensure!(leaf_pem.contains("PRIVATE KEY") && ca_pem.contains("PRIVATE KEY"));
+    let keys = [
+        pem_der(&leaf_pem, "PRIVATE KEY"),
+        pem_der(&ca_pem, "PRIVATE KEY"),
+    ];
+    let cert = pem_der(&leaf_pem, "CERTIFICATE");
+
+    ok(&ep, &["snapshot", "trigger"]);
+    let backup = dir.path().join("backup.snap");
+    ok(&ep, &["snapshot", "save", s(&backup)]);
+    let ids = c.running();
+    for id in ids {
+        c.node(id).stop()?;
+    }
+    let mut files = Vec::new();
+    files_under(c.root(), &mut files);
+    files.push((backup.clone(), std::fs::read(&backup)?));
+    ensure!(
+        files.len() > 10,
+        "expected data files, found {}",
+        files.len()
+    );
+
+    // Positive control: the (public) certificate is found in its stored form,
+    // so the same search would find an unsealed key.
+    let cert_forms = encodings(&cert);
+    ensure!(
+        files.iter().any(|(_, b)| contains(b, &cert_forms[1])),
+        "the search must find the stored certificate"
+    );
+    for (path, bytes) in &files {
+        ensure!(
+            !contains(bytes, b"PRIVATE KEY"),
+            "{} contains PRIVATE KEY",
+            path.display()
+        );
+        for key in &keys {
+            for form in encodings(key) {
+                ensure!(
+                    !contains(bytes, &form),
+                    "{} contains private key material",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}

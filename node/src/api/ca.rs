@@ -1,0 +1,107 @@
+//! `mrouter.v1.CertificateAuthority`: generate, import, show, export the CA.
+
+use std::sync::Arc;
+
+use mrouter_proto::v1 as pb;
+use mrouter_proto::v1::certificate_authority_server::CertificateAuthority as CaRpc;
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use super::cert_views::{ca_info, impact, subject};
+use super::settings::request_id;
+use super::{cert_status, consistency, to_status};
+use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa};
+
+pub struct CaApi {
+    store: Arc<CertStore>,
+}
+
+impl CaApi {
+    pub fn new(store: Arc<CertStore>) -> Self {
+        Self { store }
+    }
+}
+
+fn reply(o: CaOutcome) -> pb::CaReply {
+    pb::CaReply {
+        epoch: o.ca.as_ref().map_or(0, |c| c.epoch),
+        ca: o.ca.as_ref().map(ca_info),
+        warnings: o.warnings,
+        log_index: o.log_index,
+        impact: Some(impact(&o.impact)),
+        dry_run: o.dry_run,
+    }
+}
+
+pub(super) fn password(p: String) -> Option<Zeroizing<String>> {
+    let p = Zeroizing::new(p);
+    (!p.is_empty()).then_some(p)
+}
+
+#[tonic::async_trait]
+impl CaRpc for CaApi {
+    async fn generate(
+        &self,
+        request: Request<pb::GenerateCaRequest>,
+    ) -> Result<Response<pb::CaReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let source = CaSource::Generate(GenerateCa {
+            subject: subject(req.subject),
+            key_type: req.key_type,
+            validity_days: req.validity_days,
+        });
+        let outcome = self
+            .store
+            .install_ca(source, req.dry_run, req.confirm_invalidate_clients, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(reply(outcome)))
+    }
+
+    async fn import(
+        &self,
+        request: Request<pb::ImportCaRequest>,
+    ) -> Result<Response<pb::CaReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let source = CaSource::Import {
+            bundle: req.bundle,
+            password: password(req.password),
+        };
+        let outcome = self
+            .store
+            .install_ca(source, req.dry_run, req.confirm_invalidate_clients, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(reply(outcome)))
+    }
+
+    async fn show(
+        &self,
+        request: Request<pb::ShowCaRequest>,
+    ) -> Result<Response<pb::CaReply>, Status> {
+        let outcome = self
+            .store
+            .show_ca(consistency(request.get_ref().stale))
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(reply(outcome)))
+    }
+
+    async fn export(
+        &self,
+        request: Request<pb::ExportCaRequest>,
+    ) -> Result<Response<pb::ExportReply>, Status> {
+        let include_key = request.get_ref().include_key;
+        let pem = self
+            .store
+            .export_ca(include_key)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ExportReply {
+            pem: pem.to_string(),
+            includes_key: include_key,
+        }))
+    }
+}

@@ -1,0 +1,190 @@
+//! `mrouter.v1.RouterCertificates`: the four router certificate slots.
+
+use std::sync::Arc;
+
+use mrouter_proto::v1 as pb;
+use mrouter_proto::v1::router_certificates_server::RouterCertificates as CertsRpc;
+use tonic::{Request, Response, Status};
+
+use super::ca::password;
+use super::cert_views::{slot_view, subject};
+use super::settings::request_id;
+use super::{cert_status, consistency, to_status};
+use crate::certstore::{CertOptions, CertStore, SlotOutcome};
+use crate::domain::{CertState, SlotId};
+
+pub struct RouterCertsApi {
+    store: Arc<CertStore>,
+}
+
+impl RouterCertsApi {
+    pub fn new(store: Arc<CertStore>) -> Self {
+        Self { store }
+    }
+
+    fn slot(&self, slot: Option<pb::SlotRef>) -> Result<SlotId, Status> {
+        let s = slot.unwrap_or_default();
+        if s.slot.is_empty() {
+            return Err(Status::invalid_argument(
+                "slot is required: local, remote, local-virtual or remote-virtual",
+            ));
+        }
+        self.store
+            .resolve_slot(&s.slot, s.node_id)
+            .map_err(cert_status)
+    }
+}
+
+fn options(
+    fields: Option<pb::SubjectFields>,
+    key_type: String,
+    sans: Option<pb::SanChoice>,
+    validity_days: u32,
+    activate: bool,
+) -> CertOptions {
+    let sans = sans.unwrap_or_default();
+    CertOptions {
+        subject: subject(fields),
+        key_type,
+        san_add: sans.add,
+        san_drop: sans.drop,
+        no_default_sans: sans.no_defaults,
+        validity_days,
+        activate,
+    }
+}
+
+fn cert_reply(o: SlotOutcome) -> pb::CertReply {
+    pb::CertReply {
+        slot: Some(slot_view(&o.view)),
+        warnings: o.warnings,
+        log_index: o.log_index,
+    }
+}
+
+#[tonic::async_trait]
+impl CertsRpc for RouterCertsApi {
+    async fn generate(
+        &self,
+        request: Request<pb::GenerateCertRequest>,
+    ) -> Result<Response<pb::CertReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let slot = self.slot(req.slot)?;
+        let opts = options(
+            req.subject,
+            req.key_type,
+            req.sans,
+            req.validity_days,
+            req.activate,
+        );
+        let outcome = self
+            .store
+            .generate_cert(slot, opts, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(cert_reply(outcome)))
+    }
+
+    async fn create_csr(
+        &self,
+        request: Request<pb::CreateCsrRequest>,
+    ) -> Result<Response<pb::CsrReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let slot = self.slot(req.slot)?;
+        let opts = options(req.subject, req.key_type, req.sans, 0, false);
+        let o = self
+            .store
+            .create_csr(slot, opts, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::CsrReply {
+            csr_pem: o.csr_pem,
+            slot: Some(slot_view(&o.view)),
+            warnings: o.warnings,
+            log_index: o.log_index,
+        }))
+    }
+
+    async fn import(
+        &self,
+        request: Request<pb::ImportCertRequest>,
+    ) -> Result<Response<pb::CertReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let slot = self.slot(req.slot)?;
+        if req.files.is_empty() {
+            return Err(Status::invalid_argument(
+                "no files to import: give the certificate (and key, chain) files",
+            ));
+        }
+        let outcome = self
+            .store
+            .import_cert(slot, req.files, password(req.password), req.activate, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(cert_reply(outcome)))
+    }
+
+    async fn activate(
+        &self,
+        request: Request<pb::ActivateRequest>,
+    ) -> Result<Response<pb::CertReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let slot = self.slot(req.slot)?;
+        let outcome = self.store.activate(slot, id).await.map_err(cert_status)?;
+        Ok(Response::new(cert_reply(outcome)))
+    }
+
+    async fn show(
+        &self,
+        request: Request<pb::ShowCertRequest>,
+    ) -> Result<Response<pb::SlotView>, Status> {
+        let req = request.into_inner();
+        let slot = self.slot(req.slot)?;
+        let view = self
+            .store
+            .show_slot(slot, consistency(req.stale))
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(slot_view(&view)))
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListCertsRequest>,
+    ) -> Result<Response<pb::ListCertsReply>, Status> {
+        let views = self
+            .store
+            .list_slots(consistency(request.get_ref().stale))
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ListCertsReply {
+            slots: views.iter().map(slot_view).collect(),
+        }))
+    }
+
+    async fn export(
+        &self,
+        request: Request<pb::ExportCertRequest>,
+    ) -> Result<Response<pb::ExportReply>, Status> {
+        let req = request.into_inner();
+        let slot = self.slot(req.slot)?;
+        let state = if req.pending {
+            CertState::Pending
+        } else {
+            CertState::Active
+        };
+        let pem = self
+            .store
+            .export_cert(slot, state, req.include_key)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ExportReply {
+            pem: pem.to_string(),
+            includes_key: req.include_key,
+        }))
+    }
+}

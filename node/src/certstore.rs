@@ -1,0 +1,159 @@
+//! The certificate store's operations: everything between a decoded request and
+//! a Raft proposal. Keys are generated, certificates signed and bundles checked
+//! here, on the node that took the request and off the async runtime threads,
+//! *before* proposing (invariant 1); private keys are sealed before they enter
+//! a proposal (invariant 2).
+
+mod ca;
+mod slots;
+
+use std::sync::Arc;
+
+use crate::domain::{
+    CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestId, Settings, SlotId,
+    SlotRecord,
+};
+use crate::pki::{PkiError, PrivateKey, SealKey};
+use crate::raft::{Consistency, Replica, ReplicaError};
+
+pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport};
+pub use slots::{CertOptions, CsrOutcome, SlotOutcome, SlotView};
+
+/// Why a certificate store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CertStoreError {
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("a stored private key could not be opened with this node's seal key: the node runs with another seal key than the one that sealed it")]
+    Unseal,
+    #[error("node {node} is not a member of the cluster: the local and remote slots belong to members (see mrctl cluster status)")]
+    NotMember { node: u64 },
+    #[error("the {slot} slot has no {state} certificate")]
+    NoCertificate { slot: String, state: String },
+    #[error("validity must be between 1 and {max} days, got {days}")]
+    InvalidValidity { days: u32, max: u32 },
+    #[error("no subject alternative names are left: add one with --san or keep a default")]
+    NoSans,
+    #[error("key generation or signing task failed: {0}")]
+    Task(String),
+}
+
+impl From<DomainError> for CertStoreError {
+    fn from(e: DomainError) -> Self {
+        CertStoreError::Replica(ReplicaError::Domain(e))
+    }
+}
+
+/// The certificate store as the API layer uses it.
+pub struct CertStore {
+    replica: Arc<Replica>,
+    seal: Arc<SealKey>,
+}
+
+/// The seal context binding a sealed private key to its public key, so a
+/// sealed key cannot be swapped under another certificate.
+fn key_context(spki_sha256: &str) -> Vec<u8> {
+    format!("mrouter/private-key/v1/{spki_sha256}").into_bytes()
+}
+
+impl CertStore {
+    pub fn new(replica: Arc<Replica>, seal: Arc<SealKey>) -> Self {
+        Self { replica, seal }
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.replica.id()
+    }
+
+    fn seal_key(&self, key: &PrivateKey) -> Result<Vec<u8>, CertStoreError> {
+        self.seal
+            .seal(key.pkcs8_der(), &key_context(&key.spki_sha256()))
+            .map_err(|_| CertStoreError::Task("sealing failed".into()))
+    }
+
+    fn open_key(&self, sealed: &[u8], spki_sha256: &str) -> Result<PrivateKey, CertStoreError> {
+        let der = self
+            .seal
+            .open(sealed, &key_context(spki_sha256))
+            .map_err(|_| CertStoreError::Unseal)?;
+        Ok(PrivateKey::from_pkcs8_der(&der)?)
+    }
+
+    async fn settings(&self, consistency: Consistency) -> Result<Settings, CertStoreError> {
+        match self.replica.read(Query::Settings, consistency).await? {
+            QueryReply::Settings(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn ca_view(&self, consistency: Consistency) -> Result<CaView, CertStoreError> {
+        match self.replica.read(Query::Ca, consistency).await? {
+            QueryReply::Ca(view) => Ok(*view),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn slots(
+        &self,
+        slots: Vec<SlotId>,
+        consistency: Consistency,
+    ) -> Result<Vec<(SlotId, SlotRecord)>, CertStoreError> {
+        match self.replica.read(Query::Slots(slots), consistency).await? {
+            QueryReply::Slots(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn write(
+        &self,
+        command: Command,
+        request_id: Option<RequestId>,
+    ) -> Result<(Reply, u64), CertStoreError> {
+        let proposal: Proposal = Replica::proposal(command, request_id);
+        Ok(self.replica.write(proposal).await?)
+    }
+}
+
+/// Runs CPU-heavy crypto (RSA key generation takes up to seconds) on the
+/// blocking pool, never on the runtime's worker threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CertStoreError> + Send + 'static,
+) -> Result<T, CertStoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CertStoreError::Task(e.to_string()))?
+}
+
+fn unexpected(reply: impl std::fmt::Debug) -> CertStoreError {
+    CertStoreError::Replica(ReplicaError::Raft {
+        message: format!("unexpected reply {reply:?}"),
+    })
+}
+
+/// Current wall-clock time in Unix seconds.
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Parses a key type, default rsa2048.
+fn key_spec(value: &str) -> Result<crate::domain::KeySpec, CertStoreError> {
+    if value.trim().is_empty() {
+        return Ok(crate::domain::KeySpec::Rsa2048);
+    }
+    Ok(value.parse()?)
+}
+
+fn validity(days: u32, default: u32, max: u32) -> Result<(i64, i64), CertStoreError> {
+    let days = if days == 0 { default } else { days };
+    if days > max {
+        return Err(CertStoreError::InvalidValidity { days, max });
+    }
+    // Back-date by an hour so a peer with a slightly slow clock accepts it.
+    let now = now_s();
+    Ok((now - 3600, now + i64::from(days) * 86_400))
+}
