@@ -65,3 +65,16 @@ pub fn utc_date(unix_s: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A spinner on standard error while a slow call runs (key generation takes
+/// seconds for large RSA keys); only on a terminal, so scripts see nothing.
+pub fn spinner(message: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    Some(bar)
+}

@@ -13,7 +13,7 @@ use crate::domain::{
     CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestId, Settings, SlotId,
     SlotRecord,
 };
-use crate::pki::{PkiError, PrivateKey, SealKey};
+use crate::pki::{self, PkiError, PrivateKey, SealKey};
 use crate::raft::{Consistency, Replica, ReplicaError};
 
 pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport};
@@ -26,8 +26,6 @@ pub enum CertStoreError {
     Replica(#[from] ReplicaError),
     #[error(transparent)]
     Pki(#[from] PkiError),
-    #[error("a stored private key could not be opened with this node's seal key: the node runs with another seal key than the one that sealed it")]
-    Unseal,
     #[error("node {node} is not a member of the cluster: the local and remote slots belong to members (see mrctl cluster status)")]
     NotMember { node: u64 },
     #[error("the {slot} slot has no {state} certificate")]
@@ -52,12 +50,6 @@ pub struct CertStore {
     seal: Arc<SealKey>,
 }
 
-/// The seal context binding a sealed private key to its public key, so a
-/// sealed key cannot be swapped under another certificate.
-fn key_context(spki_sha256: &str) -> Vec<u8> {
-    format!("mrouter/private-key/v1/{spki_sha256}").into_bytes()
-}
-
 impl CertStore {
     pub fn new(replica: Arc<Replica>, seal: Arc<SealKey>) -> Self {
         Self { replica, seal }
@@ -68,17 +60,11 @@ impl CertStore {
     }
 
     fn seal_key(&self, key: &PrivateKey) -> Result<Vec<u8>, CertStoreError> {
-        self.seal
-            .seal(key.pkcs8_der(), &key_context(&key.spki_sha256()))
-            .map_err(|_| CertStoreError::Task("sealing failed".into()))
+        Ok(pki::seal_private_key(&self.seal, key)?)
     }
 
     fn open_key(&self, sealed: &[u8], spki_sha256: &str) -> Result<PrivateKey, CertStoreError> {
-        let der = self
-            .seal
-            .open(sealed, &key_context(spki_sha256))
-            .map_err(|_| CertStoreError::Unseal)?;
-        Ok(PrivateKey::from_pkcs8_der(&der)?)
+        Ok(pki::open_private_key(&self.seal, sealed, spki_sha256)?)
     }
 
     async fn settings(&self, consistency: Consistency) -> Result<Settings, CertStoreError> {

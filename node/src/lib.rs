@@ -14,3 +14,4 @@ pub mod domain;
 pub mod pki;
 pub mod raft;
 pub mod server;
+pub mod tls;

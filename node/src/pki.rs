@@ -17,6 +17,7 @@ mod pem_block;
 mod pkcs12;
 mod private_key;
 mod seal;
+mod sealed_key;
 mod server_import;
 mod signature;
 mod spki;
@@ -34,6 +35,7 @@ pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pe
 pub use pkcs12::pkcs12;
 pub use private_key::PrivateKey;
 pub use seal::{SealError, SealKey};
+pub use sealed_key::{open_private_key, seal_private_key};
 pub use server_import::{check_server_import, ServerImport};
 
 /// Bytes from the system's secure random generator.

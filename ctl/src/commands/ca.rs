@@ -17,7 +17,7 @@ use crate::cli::{CaCmd, Format};
 use crate::confirm::confirm;
 use crate::endpoints::Endpoints;
 use crate::files;
-use crate::output::{emit, pairs, utc_date, warn};
+use crate::output::{emit, pairs, spinner, utc_date, warn};
 
 /// Asked before generating a CA over an existing one; the wording is the
 /// product's, kept verbatim.
@@ -188,7 +188,10 @@ where
         ask()?;
         shown = preview.warnings;
     }
-    let reply = send(Step::Install { replace }).await?;
+    let bar = spinner("installing the certificate authority on the cluster…");
+    let reply = send(Step::Install { replace }).await;
+    bar.inspect(|b| b.finish_and_clear());
+    let reply = reply?;
     let fresh: Vec<String> = reply
         .warnings
         .iter()

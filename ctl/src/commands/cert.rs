@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use crate::cli::{CertCmd, Format, OutArgs, SanArgs, SlotArgs, SubjectArgs};
 use crate::endpoints::Endpoints;
 use crate::files::{self, OutFile};
-use crate::output::{emit, pairs, table, utc, utc_date, utc_ms, warn};
+use crate::output::{emit, pairs, spinner, table, utc, utc_date, utc_ms, warn};
 
 pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<()> {
     match cmd {
@@ -35,13 +35,15 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
                 validity_days: days.unwrap_or(0),
                 activate,
             };
+            let bar = spinner("generating the key and certificate on the cluster…");
             let reply = endpoints
                 .call(|ch| {
                     let req = req.clone();
                     async move { client(ch).generate(req).await }
                 })
-                .await?
-                .into_inner();
+                .await;
+            bar.inspect(|b| b.finish_and_clear());
+            let reply = reply?.into_inner();
             warn(&reply.warnings);
             emit(format, &reply, |r| show_change("generated", activate, r))
         }
@@ -63,13 +65,15 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
                 key_type: key.key_type.unwrap_or_default(),
                 sans: Some(sans.into()),
             };
+            let bar = spinner("generating the key and CSR on the cluster…");
             let reply = endpoints
                 .call(|ch| {
                     let req = req.clone();
                     async move { client(ch).create_csr(req).await }
                 })
-                .await?
-                .into_inner();
+                .await;
+            bar.inspect(|b| b.finish_and_clear());
+            let reply = reply?.into_inner();
             warn(&reply.warnings);
             if let Some(o) = &out {
                 o.write(reply.csr_pem.as_bytes())?;

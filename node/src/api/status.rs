@@ -65,6 +65,6 @@ pub fn cert_status(e: CertStoreError) -> Status {
         CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
             Status::invalid_argument(e.to_string())
         }
-        CertStoreError::Unseal | CertStoreError::Task(_) => Status::internal(e.to_string()),
+        CertStoreError::Task(_) => Status::internal(e.to_string()),
     }
 }

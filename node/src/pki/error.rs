@@ -140,6 +140,12 @@ pub enum PkiError {
     /// Writing a PKCS#12 file failed (internal).
     #[error("could not write the PKCS#12 file: {reason}")]
     Pkcs12Write { reason: String },
+    /// Sealing a private key failed (the system random generator).
+    #[error("sealing a private key failed")]
+    Seal,
+    /// A stored key did not open with this node's seal key.
+    #[error("a stored private key could not be opened with this node's seal key: the node runs with another seal key than the one that sealed it")]
+    Unseal,
 }
 
 impl PkiError {
@@ -152,6 +158,8 @@ impl PkiError {
                 | PkiError::Signing { .. }
                 | PkiError::CaKeyMismatch { .. }
                 | PkiError::Pkcs12Write { .. }
+                | PkiError::Seal
+                | PkiError::Unseal
         )
     }
 }

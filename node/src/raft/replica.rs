@@ -204,7 +204,9 @@ impl Replica {
         }
     }
 
-    fn query_local(&self, query: &Query) -> Result<QueryReply, ReplicaError> {
+    /// Answers from this node's applied state, without the leader (sync:
+    /// usable from a TLS handshake).
+    pub fn query_local(&self, query: &Query) -> Result<QueryReply, ReplicaError> {
         Ok(domain::query(&self.reader, query).map_err(storage_err)??)
     }
 

@@ -1,0 +1,115 @@
+//! A rustls certificate resolver for one router certificate slot. Each
+//! handshake reads the slot's active certificate from this node's applied
+//! state; only when its fingerprint changed is the key unsealed and a new
+//! signing key built, so activation takes effect at the next handshake
+//! without touching established connections.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::domain::{Query, QueryReply, SlotCert, SlotId};
+use crate::pki::{self, PkiError, SealKey};
+use crate::raft::Replica;
+
+/// Where the resolver reads a slot's active certificate.
+pub trait SlotSource: Send + Sync {
+    fn active(&self, slot: SlotId) -> Option<SlotCert>;
+}
+
+impl SlotSource for Replica {
+    fn active(&self, slot: SlotId) -> Option<SlotCert> {
+        match self.query_local(&Query::Slots(vec![slot])) {
+            Ok(QueryReply::Slots(mut slots)) => slots.pop().and_then(|(_, r)| r.active),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(%slot, error = %e, "cannot read the slot for a handshake");
+                None
+            }
+        }
+    }
+}
+
+struct Loaded {
+    fingerprint: String,
+    key: Arc<CertifiedKey>,
+}
+
+/// Serves the active certificate of `slot`.
+pub struct SlotResolver {
+    source: Arc<dyn SlotSource>,
+    seal: Arc<SealKey>,
+    slot: SlotId,
+    loaded: Mutex<Option<Loaded>>,
+}
+
+impl fmt::Debug for SlotResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotResolver")
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlotResolver {
+    pub fn new(source: Arc<dyn SlotSource>, seal: Arc<SealKey>, slot: SlotId) -> Self {
+        Self {
+            source,
+            seal,
+            slot,
+            loaded: Mutex::new(None),
+        }
+    }
+
+    /// The certificate and key to present now, if the slot has an active one.
+    pub fn current(&self) -> Option<Arc<CertifiedKey>> {
+        let active = self.source.active(self.slot)?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = loaded.as_ref() {
+            if l.fingerprint == active.summary.fingerprint_sha256 {
+                return Some(l.key.clone());
+            }
+        }
+        match certified_key(&self.seal, &active) {
+            Ok(key) => {
+                tracing::info!(slot = %self.slot, serial = %active.summary.serial, "serving a new certificate");
+                *loaded = Some(Loaded {
+                    fingerprint: active.summary.fingerprint_sha256.clone(),
+                    key: key.clone(),
+                });
+                Some(key)
+            }
+            Err(e) => {
+                tracing::error!(slot = %self.slot, error = %e, "cannot load the active certificate");
+                loaded.as_ref().map(|l| l.key.clone())
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for SlotResolver {
+    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current()
+    }
+}
+
+/// Leaf, chain and signing key of a slot certificate, ready for rustls.
+fn certified_key(seal: &SealKey, cert: &SlotCert) -> Result<Arc<CertifiedKey>, PkiError> {
+    let key = pki::open_private_key(seal, &cert.sealed_key, &cert.summary.spki_sha256)?;
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()));
+    let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| {
+        PkiError::InvalidKey {
+            what: "the slot's private key".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    let mut chain = vec![CertificateDer::from(cert.cert_der.clone())];
+    chain.extend(cert.chain_der.iter().cloned().map(CertificateDer::from));
+    Ok(Arc::new(CertifiedKey::new(chain, signer)))
+}
+
+#[cfg(test)]
+mod tests;
