@@ -13,5 +13,5 @@ mod node;
 pub mod stats;
 
 pub use binaries::{binary, mrctl, mrctl_stdin};
-pub use cluster::{eventually, Cluster, ClusterOptions, Written};
+pub use cluster::{eventually, random_id, Cluster, ClusterOptions, Written};
 pub use node::NodeProc;

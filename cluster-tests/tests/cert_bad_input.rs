@@ -221,8 +221,11 @@ async fn bad_certificate_input_is_refused_and_changes_nothing() -> Result<()> {
         "ca-leaf.pem",
         format!("{}{}", inter.cert_pem, inter.key_pem),
     );
-    b.refused(&run(&import(ca_as_leaf)), &["INVALID_ARGUMENT", "CA"])
-        .await?;
+    b.refused(
+        &run(&import(ca_as_leaf)),
+        &["INVALID_ARGUMENT", "is a CA (basicConstraints CA:TRUE)"],
+    )
+    .await?;
 
     let not_ca = b.file("not-ca.pem", format!("{}{}", good.cert_pem, good.key_pem));
     b.refused(

@@ -500,9 +500,7 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 
 /// The encodings a stored key could take: raw DER, its JSON byte-array form
 /// (how records encode bytes), hex and base64-ish PEM body lines.
-fn encodings(der: &[u8]) -> Vec<Vec<u8>> {
-    let mid = der.len() / 2;
-    let window = &der[mid..mid + 24];
+fn encodings(window: &[u8]) -> Vec<Vec<u8>> {
     let json_window = window
         .iter()
         .map(|b| b.to_string())
@@ -513,6 +511,19 @@ fn encodings(der: &[u8]) -> Vec<Vec<u8>> {
         json_window.into_bytes(),
         hex::encode(window).into_bytes(),
     ]
+}
+
+/// A few 24-byte windows of `key` that hold private bytes only: a PKCS#8 key
+/// also carries its public key, which certificates and CSRs rightly store
+/// in the clear, so windows found in `public` are skipped.
+fn private_windows(key: &[u8], public: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let all: Vec<&[u8]> = key
+        .windows(24)
+        .step_by(12)
+        .filter(|w| !public.iter().any(|p| contains(p, w)))
+        .collect();
+    let step = (all.len() / 4).max(1);
+    all.into_iter().step_by(step).map(<[u8]>::to_vec).collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -554,19 +565,79 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
             "--activate",
         ],
     );
+    // A CSR's key: sign the CSR with the cluster CA by hand (openssl), import
+    // the result, and export it with its key to learn the key's bytes.
+    let csr = dir.path().join("remote2.csr");
     ok(
         &ep,
         &[
             "cert",
             "csr",
             "--slot",
-            "remote-virtual",
+            "remote",
+            "--node",
+            "2",
             "--cn",
-            "mr.example.com",
+            "r2.example.com",
             "--key",
             "ecdsa-p384",
+            "--out",
+            s(&csr),
         ],
     );
+    let ca_pem = ok(&ep, &["ca", "export", "--include-key"]).0;
+    let ca_file = dir.path().join("ca-with-key.pem");
+    std::fs::write(&ca_file, &ca_pem)?;
+    let signed = dir.path().join("remote2.pem");
+    let ext = dir.path().join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:r2.example.com\nextendedKeyUsage=serverAuth\n",
+    )?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&ca_file),
+        "-CAkey",
+        s(&ca_file),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&signed),
+    ])?;
+    ok(
+        &ep,
+        &[
+            "cert",
+            "import",
+            "--slot",
+            "remote",
+            "--node",
+            "2",
+            s(&signed),
+        ],
+    );
+    std::fs::remove_file(&ca_file)?;
+    let csr_pem = ok(
+        &ep,
+        &[
+            "cert",
+            "export",
+            "--slot",
+            "remote",
+            "--node",
+            "2",
+            "--pending",
+            "--include-key",
+        ],
+    )
+    .0;
     let leaf_pem = ok(
         &ep,
         &[
@@ -580,11 +651,11 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
         ],
     )
     .0;
-    let ca_pem = ok(&ep, &["ca", "export", "--include-key"]).0;
     ensure!(leaf_pem.contains("PRIVATE KEY") && ca_pem.contains("PRIVATE KEY"));
     let keys = [
         pem_der(&leaf_pem, "PRIVATE KEY"),
         pem_der(&ca_pem, "PRIVATE KEY"),
+        pem_der(&csr_pem, "PRIVATE KEY"),
     ];
     let cert = pem_der(&leaf_pem, "CERTIFICATE");
 
@@ -604,21 +675,47 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
         files.len()
     );
 
-    // Positive control: the (public) certificate is found in its stored form,
-    // so the same search would find an unsealed key.
-    let cert_forms = encodings(&cert);
+    // Positive control: the (public) certificate is found in its stored form
+    // in the uncompressed files — every node's write-ahead log and the
+    // backup — so the same search would find an unsealed key there.
+    let cert_forms = encodings(&cert[cert.len() / 2..cert.len() / 2 + 24]);
+    let public: Vec<Vec<u8>> = [&leaf_pem, &ca_pem, &csr_pem]
+        .iter()
+        .flat_map(|p| pem::parse_many(p.as_str()).unwrap_or_default())
+        .filter(|p| p.tag() == "CERTIFICATE")
+        .map(|p| p.into_contents())
+        .chain([std::fs::read(&csr)?])
+        .collect();
+    let windows: Vec<Vec<u8>> = keys
+        .iter()
+        .flat_map(|k| private_windows(k, &public))
+        .collect();
+    ensure!(windows.len() >= 9, "each key must yield private windows");
+    let found_in = |pred: &dyn Fn(&Path) -> bool| {
+        files
+            .iter()
+            .filter(|(p, _)| pred(p))
+            .any(|(_, b)| contains(b, &cert_forms[1]))
+    };
     ensure!(
-        files.iter().any(|(_, b)| contains(b, &cert_forms[1])),
-        "the search must find the stored certificate"
+        found_in(&|p| p == backup.as_path()),
+        "the search must find the certificate in the backup"
     );
+    for id in 1..=3 {
+        let node_dir = c.root().join(format!("node-{id}"));
+        ensure!(
+            found_in(&|p| p.starts_with(&node_dir) && p.extension().is_some_and(|e| e == "log")),
+            "the search must find the certificate in node {id}'s write-ahead log"
+        );
+    }
     for (path, bytes) in &files {
         ensure!(
             !contains(bytes, b"PRIVATE KEY"),
             "{} contains PRIVATE KEY",
             path.display()
         );
-        for key in &keys {
-            for form in encodings(key) {
+        for window in &windows {
+            for form in encodings(window) {
                 ensure!(
                     !contains(bytes, &form),
                     "{} contains private key material",
@@ -627,5 +724,66 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
             }
         }
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ca_rpc_is_idempotent_and_needs_its_confirmation() -> Result<()> {
+    use mrouter_proto::v1::certificate_authority_client::CertificateAuthorityClient;
+    use mrouter_proto::v1::{GenerateCaRequest, SubjectFields};
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    let leader = c.must_have_leader().await?;
+    let follower = c
+        .running()
+        .into_iter()
+        .find(|id| *id != leader)
+        .unwrap_or(leader);
+    let request = |id: Vec<u8>| GenerateCaRequest {
+        request_id: id,
+        subject: Some(SubjectFields {
+            common_name: "Retry CA".into(),
+            ..Default::default()
+        }),
+        key_type: "ecdsa-p256".into(),
+        ..Default::default()
+    };
+    let id = cluster_tests::random_id();
+    let first = CertificateAuthorityClient::new(c.channel(leader).await?)
+        .generate(request(id.clone()))
+        .await?
+        .into_inner();
+    ensure!(first.epoch == 1, "{first:?}");
+    // The same request again, through another node (as mrctl does when the
+    // first node goes away): reported as done, not judged as a replacement.
+    let again = CertificateAuthorityClient::new(c.channel(follower).await?)
+        .generate(request(id))
+        .await?
+        .into_inner();
+    ensure!(
+        again.epoch == 1,
+        "a retry must not install a second CA: {again:?}"
+    );
+    ensure!(
+        again.ca.as_ref().map(|c| &c.fingerprint_sha256)
+            == first.ca.as_ref().map(|c| &c.fingerprint_sha256)
+    );
+
+    // A new request without the confirmation flag is refused.
+    let err = CertificateAuthorityClient::new(c.channel(follower).await?)
+        .generate(request(cluster_tests::random_id()))
+        .await
+        .unwrap_err();
+    ensure!(err.code() == tonic::Code::FailedPrecondition, "{err:?}");
+    ensure!(err.message().contains("confirm"), "{err:?}");
+    // Confirmed, but for a CA that is no longer the current one: refused.
+    let mut stale = request(cluster_tests::random_id());
+    stale.confirm_invalidate_clients = true;
+    stale.expected_epoch = Some(7);
+    let err = CertificateAuthorityClient::new(c.channel(leader).await?)
+        .generate(stale)
+        .await
+        .unwrap_err();
+    ensure!(err.code() == tonic::Code::FailedPrecondition, "{err:?}");
+    ensure!(err.message().contains("changed"), "{err:?}");
     Ok(())
 }

@@ -54,6 +54,9 @@ pub enum Command {
     /// Router certificates: local, remote, local-virtual, remote-virtual.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Provisioned mobile clients: client certificates, revocation, the CRL.
+    #[command(subcommand)]
+    Client(ClientCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,6 +264,140 @@ pub enum CertCmd {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCmd {
+    /// Sign a client certificate for the client's CSR, or for a key the
+    /// cluster makes and hands out once (written to a file, never printed).
+    /// The certificate is printed unless --bundle holds it.
+    Provision {
+        /// The client id: letters, digits and . _ @ + -
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// The user the client belongs to.
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// A description of the device.
+        #[arg(long, value_name = "TEXT")]
+        device: Option<String>,
+        /// Validity in days (default 365).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        days: Option<u32>,
+        /// Issue a new certificate for an id that exists.
+        #[arg(long)]
+        replace: bool,
+        /// The client's CSR (PEM or DER); its private key stays on the device.
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with_all = ["key_type", "p12", "key_out"]
+        )]
+        csr: Option<PathBuf>,
+        /// Type of the key the cluster makes: ecdsa-p256 (default), ecdsa-p384, rsa2048, …
+        #[arg(long = "key", value_name = "TYPE")]
+        key_type: Option<String>,
+        /// Write the key the cluster makes, with the certificates, as PKCS#12 to FILE (mode 0600).
+        #[arg(
+            long,
+            value_name = "FILE",
+            requires = "password_file",
+            conflicts_with = "key_out"
+        )]
+        p12: Option<PathBuf>,
+        /// File holding the PKCS#12 password.
+        #[arg(long, value_name = "FILE", requires = "p12")]
+        password_file: Option<PathBuf>,
+        /// Write the PEM private key the cluster makes to FILE (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        key_out: Option<PathBuf>,
+        /// Create DIR (or fill an empty one) with everything the client needs:
+        /// client.pem, ca.pem, client.key or client.p12, endpoints.json.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+    },
+    /// One page of clients (or all of them), optionally by state and user.
+    List {
+        /// provisioned, invalidated, revoked or expired.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Clients per page (default 100, at most 1000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
+        /// Follow the pages to the end.
+        #[arg(long)]
+        all: bool,
+        /// Continue a listing: the token printed after the previous page.
+        #[arg(long, value_name = "HEX", value_parser = parse_page_token)]
+        page_token: Option<PageToken>,
+        /// Read from the answering node without confirming with the leader.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// One client: state, certificate, key, revocation.
+    Show {
+        /// The client id.
+        id: String,
+        /// Read from the answering node without confirming with the leader.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Revoke a client: its certificate goes on the CRL; only provisioning it
+    /// again with --replace brings it back.
+    Revoke {
+        /// The client id.
+        id: String,
+        /// Why (kept with the client).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Sign a client's existing public key again under the current CA, or
+    /// every invalidated client's with --all-invalidated.
+    Reprovision {
+        /// The client id.
+        #[arg(required_unless_present = "all_invalidated")]
+        id: Option<String>,
+        /// Re-provision every client the CA replacement invalidated; run it
+        /// again to continue after an interruption.
+        #[arg(long, conflicts_with_all = ["id", "out"])]
+        all_invalidated: bool,
+        /// Re-provisionings in flight at once (default 16).
+        #[arg(
+            long,
+            value_name = "N",
+            requires = "all_invalidated",
+            value_parser = clap::value_parser!(u16).range(1..=256)
+        )]
+        concurrency: Option<u16>,
+        /// Validity in days (default 365).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        days: Option<u32>,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Print the certificate revocation list of the current CA as PEM.
+    Crl {
+        /// Write DER instead of PEM (to --out).
+        #[arg(long, requires = "out")]
+        der: bool,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+/// The bytes of a `--page-token`, given as hex.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageToken(pub Vec<u8>);
+
+fn parse_page_token(text: &str) -> Result<PageToken, String> {
+    hex::decode(text.trim())
+        .map(PageToken)
+        .map_err(|e| format!("a page token is hex, as printed after a page: {e}"))
 }
 
 /// The distinguished name of a new certificate or CSR.

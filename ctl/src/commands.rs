@@ -2,6 +2,7 @@
 
 mod ca;
 mod cert;
+mod client;
 mod cluster;
 mod settings;
 mod snapshot;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Settings(cmd) => settings::run(&endpoints, cli.output, cmd).await,
         Command::Ca(cmd) => ca::run(&endpoints, cli.output, cmd).await,
         Command::Cert(cmd) => cert::run(&endpoints, cli.output, cmd).await,
+        Command::Client(cmd) => client::run(&endpoints, cli.output, cmd).await,
     }
 }
 

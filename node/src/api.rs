@@ -3,12 +3,14 @@
 
 mod ca;
 mod cert_views;
+mod clients;
 mod cluster;
 mod router_certs;
 mod settings;
 mod status;
 
 pub use ca::CaApi;
+pub use clients::ClientsApi;
 pub use cluster::ClusterApi;
 pub use router_certs::RouterCertsApi;
 pub use settings::SettingsApi;

@@ -5,6 +5,7 @@
 //! a proposal (invariant 2).
 
 mod ca;
+mod clients;
 mod slots;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::pki::{self, PkiError, PrivateKey, SealKey};
 use crate::raft::{Consistency, Replica, ReplicaError};
 
 pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport};
+pub use clients::{key_pem, ProvisionInput, Provisioned};
 pub use slots::{CertOptions, CsrOutcome, SlotOutcome, SlotView};
 
 /// Why a certificate store operation failed.
@@ -36,6 +38,10 @@ pub enum CertStoreError {
     NoSans,
     #[error("key generation or signing task failed: {0}")]
     Task(String),
+    #[error("the certificate authority expired at {not_after}: generate or import a new one (mrctl ca generate | mrctl ca import)")]
+    CaExpired { not_after: String },
+    #[error("this request to provision {id} was applied before, and its private key was delivered then (keys made here are never stored): provision again with --replace for a new key")]
+    AlreadyDelivered { id: String },
 }
 
 impl From<DomainError> for CertStoreError {
@@ -48,11 +54,16 @@ impl From<DomainError> for CertStoreError {
 pub struct CertStore {
     replica: Arc<Replica>,
     seal: Arc<SealKey>,
+    crl: std::sync::Mutex<Option<clients::CachedCrl>>,
 }
 
 impl CertStore {
     pub fn new(replica: Arc<Replica>, seal: Arc<SealKey>) -> Self {
-        Self { replica, seal }
+        Self {
+            replica,
+            seal,
+            crl: std::sync::Mutex::new(None),
+        }
     }
 
     pub fn node_id(&self) -> u64 {
@@ -65,6 +76,11 @@ impl CertStore {
 
     fn open_key(&self, sealed: &[u8], spki_sha256: &str) -> Result<PrivateKey, CertStoreError> {
         Ok(pki::open_private_key(&self.seal, sealed, spki_sha256)?)
+    }
+
+    /// The settings as this node has applied them.
+    pub async fn settings_view(&self) -> Result<Settings, CertStoreError> {
+        self.settings(Consistency::Stale).await
     }
 
     async fn settings(&self, consistency: Consistency) -> Result<Settings, CertStoreError> {
@@ -88,6 +104,25 @@ impl CertStore {
     ) -> Result<Vec<(SlotId, SlotRecord)>, CertStoreError> {
         match self.replica.read(Query::Slots(slots), consistency).await? {
             QueryReply::Slots(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The log index at which `request_id` was applied, if it was: a
+    /// retried request must not generate keys or be judged again.
+    async fn applied_before(
+        &self,
+        request_id: Option<RequestId>,
+    ) -> Result<Option<u64>, CertStoreError> {
+        let Some(id) = request_id else {
+            return Ok(None);
+        };
+        match self
+            .replica
+            .read(Query::LookupWrite(id), Consistency::Linearizable)
+            .await?
+        {
+            QueryReply::LookupWrite { log_index } => Ok(log_index),
             other => Err(unexpected(other)),
         }
     }
@@ -142,4 +177,36 @@ fn validity(days: u32, default: u32, max: u32) -> Result<(i64, i64), CertStoreEr
     // Back-date by an hour so a peer with a slightly slow clock accepts it.
     let now = now_s();
     Ok((now - 3600, now + i64::from(days) * 86_400))
+}
+
+/// Checks the CA may sign now and caps a new certificate's end at the CA's
+/// own (a certificate outliving its issuer fails verification), saying so.
+fn within_ca(
+    ca: &crate::domain::CaRecord,
+    not_after: i64,
+    warnings: &mut Vec<String>,
+) -> Result<i64, CertStoreError> {
+    let ca_end = ca.summary.not_after;
+    let rfc3339 = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| t.to_string())
+    };
+    if now_s() >= ca_end {
+        return Err(CertStoreError::CaExpired {
+            not_after: rfc3339(ca_end),
+        });
+    }
+    if not_after > ca_end {
+        warnings.push(format!(
+            "the certificate would outlive its CA: it ends with the CA at {}",
+            rfc3339(ca_end)
+        ));
+        return Ok(ca_end);
+    }
+    Ok(not_after)
 }

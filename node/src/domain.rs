@@ -4,6 +4,8 @@
 
 mod authority;
 mod certificate;
+mod client;
+mod clients;
 mod command;
 mod digest;
 mod error;
@@ -16,6 +18,11 @@ mod state;
 
 pub use authority::{CaRecord, CaView, NewCa};
 pub use certificate::{CertSummary, KeySpec, Origin, San, Subject};
+pub use client::{
+    validate_client_name, validate_device, ClientFilter, ClientPage, ClientRecord, ClientState,
+    KeyOrigin, Revocation,
+};
+pub use clients::MAX_PAGE;
 pub use command::{Command, Proposal, Query, QueryReply, Reply, RequestId};
 pub use digest::StateDigest;
 pub use error::DomainError;
@@ -24,9 +31,11 @@ pub use key::{Key, DOMAIN_PREFIX, FORMAT_VERSION};
 pub use names::{validate_dns_name, validate_ip};
 pub use settings::{Mode, Settings, SettingsPatch};
 pub use slot::{CertState, SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};
-pub use state::{apply, query, Applied, Change, CorruptRecord, Outcome, StateView};
+pub use state::{apply, query, Applied, Change, CorruptRecord, Outcome, Records, StateView};
 
 #[cfg(test)]
 mod certificate_tests;
+#[cfg(test)]
+mod client_tests;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ mod bundle;
 mod ca_import;
 mod cert_facts;
 mod chain;
+mod client_cert;
 mod error;
 mod inspect;
 mod issue;
@@ -29,6 +30,9 @@ mod fixtures;
 pub use bundle::{read_bundle, Bundle, MAX_BUNDLE_BYTES};
 pub use ca_import::{check_ca_import, CaImport};
 pub use chain::verify_signed_by;
+pub use client_cert::{
+    check_client_key, sign_client_cert, sign_crl, RevokedSerial, CLIENT_URI_PREFIX,
+};
 pub use error::PkiError;
 pub use inspect::{inspect, inspect_csr, CsrSummary};
 pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pem};

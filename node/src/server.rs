@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use mrouter_proto::raft::v1::raft_server::RaftServer;
 use mrouter_proto::v1::certificate_authority_server::CertificateAuthorityServer;
+use mrouter_proto::v1::clients_server::ClientsServer;
 use mrouter_proto::v1::cluster_server::ClusterServer;
 use mrouter_proto::v1::router_certificates_server::RouterCertificatesServer;
 use mrouter_proto::v1::settings_server::SettingsServer;
 use openraft::Config;
 use tokio::net::TcpListener;
 
-use crate::api::{CaApi, ClusterApi, RouterCertsApi, SettingsApi};
+use crate::api::{CaApi, ClientsApi, ClusterApi, RouterCertsApi, SettingsApi};
 use crate::certstore::CertStore;
 use crate::config::NodeConfig;
 use crate::raft::{self, NetworkFactory, Peers, RaftService, Replica};
@@ -119,9 +120,10 @@ pub async fn run(
                 .max_decoding_message_size(UPLOAD_MAX),
         )
         .add_service(
-            RouterCertificatesServer::new(RouterCertsApi::new(certs))
+            RouterCertificatesServer::new(RouterCertsApi::new(certs.clone()))
                 .max_decoding_message_size(UPLOAD_MAX),
         )
+        .add_service(ClientsServer::new(ClientsApi::new(certs)))
         .add_service(
             RaftServer::new(RaftService::new(
                 replica.clone(),

@@ -8,6 +8,8 @@ pub mod v1 {
     tonic::include_proto!("mrouter.v1");
 }
 
+mod redacted;
+
 pub mod raft {
     pub mod v1 {
         tonic::include_proto!("mrouter.raft.v1");

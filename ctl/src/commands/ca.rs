@@ -29,11 +29,12 @@ const IMPORT_WARNING: &str = "Warning: Importing Certificate Authority certifica
 const IMPORT_QUESTION: &str = "Import the certificate?";
 
 /// One request of an install: a preview changes nothing; an install replaces
-/// an existing CA only when `replace` says the caller agreed to.
+/// exactly the CA the caller saw (`expected_epoch`, 0 for none) — if another
+/// operator replaced it meanwhile, the cluster refuses.
 #[derive(Copy, Clone, Debug)]
 enum Step {
     Preview,
-    Install { replace: bool },
+    Install { expected_epoch: u64 },
 }
 
 impl Step {
@@ -42,7 +43,14 @@ impl Step {
     }
 
     fn confirm_invalidate_clients(self) -> bool {
-        matches!(self, Step::Install { replace: true })
+        matches!(self, Step::Install { expected_epoch } if expected_epoch > 0)
+    }
+
+    fn expected_epoch(self) -> Option<u64> {
+        match self {
+            Step::Preview => None,
+            Step::Install { expected_epoch } => Some(expected_epoch),
+        }
     }
 }
 
@@ -62,6 +70,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CaCmd) -> Result<()
                 validity_days: days.unwrap_or(0),
                 dry_run: false,
                 confirm_invalidate_clients: false,
+                expected_epoch: None,
             };
             let send = |step: Step| {
                 // Each step is its own write: a preview must not share its id
@@ -70,6 +79,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CaCmd) -> Result<()
                     request_id: super::request_id(),
                     dry_run: step.dry_run(),
                     confirm_invalidate_clients: step.confirm_invalidate_clients(),
+                    expected_epoch: step.expected_epoch(),
                     ..template.clone()
                 };
                 async move {
@@ -106,6 +116,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CaCmd) -> Result<()
                     password: password.clone(),
                     dry_run: step.dry_run(),
                     confirm_invalidate_clients: step.confirm_invalidate_clients(),
+                    expected_epoch: step.expected_epoch(),
                 };
                 async move {
                     endpoints
@@ -177,7 +188,9 @@ where
             println!("dry run: the request is valid; nothing was changed");
         });
     }
-    let replace = show(endpoints, false).await?.ca.is_some();
+    let current = show(endpoints, false).await?;
+    let replace = current.ca.is_some();
+    let mut expected_epoch = current.epoch;
     let mut shown = Vec::new();
     if replace {
         let preview = send(Step::Preview).await?;
@@ -186,10 +199,12 @@ where
         }
         warn(&preview.warnings);
         ask()?;
+        // What was shown (and agreed to) is what gets replaced.
+        expected_epoch = preview.epoch;
         shown = preview.warnings;
     }
     let bar = spinner("installing the certificate authority on the cluster…");
-    let reply = send(Step::Install { replace }).await;
+    let reply = send(Step::Install { expected_epoch }).await;
     bar.inspect(|b| b.finish_and_clear());
     let reply = reply?;
     let fresh: Vec<String> = reply

@@ -270,7 +270,12 @@ pub(super) fn deliver_pem(format: Format, reply: &ExportReply, out: Option<OutFi
             } else {
                 "certificate"
             };
-            emit(format, reply, |_| {
+            // The key went to the file only: scripts get the path, not the PEM.
+            let written = serde_json::json!({
+                "path": file.path.display().to_string(),
+                "includes_key": reply.includes_key,
+            });
+            emit(format, &written, |_| {
                 println!("wrote the {what} to {}", file.path.display())
             })
         }

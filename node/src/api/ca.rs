@@ -53,7 +53,13 @@ impl CaRpc for CaApi {
         });
         let outcome = self
             .store
-            .install_ca(source, req.dry_run, req.confirm_invalidate_clients, id)
+            .install_ca(
+                source,
+                req.dry_run,
+                req.confirm_invalidate_clients,
+                req.expected_epoch,
+                id,
+            )
             .await
             .map_err(cert_status)?;
         Ok(Response::new(reply(outcome)))
@@ -71,7 +77,13 @@ impl CaRpc for CaApi {
         };
         let outcome = self
             .store
-            .install_ca(source, req.dry_run, req.confirm_invalidate_clients, id)
+            .install_ca(
+                source,
+                req.dry_run,
+                req.confirm_invalidate_clients,
+                req.expected_epoch,
+                id,
+            )
             .await
             .map_err(cert_status)?;
         Ok(Response::new(reply(outcome)))

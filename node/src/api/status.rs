@@ -21,7 +21,14 @@ pub fn to_status(e: ReplicaError) -> Status {
             | DomainError::EmptyCommonName
             | DomainError::InvalidSubjectField { .. }
             | DomainError::InvalidSan { .. }
-            | DomainError::UnknownSlot { .. } => Code::InvalidArgument,
+            | DomainError::UnknownSlot { .. }
+            | DomainError::UnknownClientState { .. }
+            | DomainError::InvalidClientField { .. } => Code::InvalidArgument,
+            DomainError::ClientExists { .. } => Code::AlreadyExists,
+            DomainError::UnknownClient { .. } => Code::NotFound,
+            DomainError::ClientIsRevoked { .. } | DomainError::ClientAlreadyRevoked { .. } => {
+                Code::FailedPrecondition
+            }
             DomainError::ClusteredWithoutVirtualAddress
             | DomainError::NotEmpty
             | DomainError::NoRestoreInProgress
@@ -60,8 +67,10 @@ pub fn cert_status(e: CertStoreError) -> Status {
         CertStoreError::Replica(e) => to_status(e),
         CertStoreError::Pki(p) if p.is_invalid_input() => Status::invalid_argument(p.to_string()),
         CertStoreError::Pki(p) => Status::internal(p.to_string()),
-        CertStoreError::NotMember { .. } => Status::not_found(e.to_string()),
-        CertStoreError::NoCertificate { .. } => Status::failed_precondition(e.to_string()),
+        CertStoreError::NotMember { .. } => Status::failed_precondition(e.to_string()),
+        CertStoreError::NoCertificate { .. }
+        | CertStoreError::AlreadyDelivered { .. }
+        | CertStoreError::CaExpired { .. } => Status::failed_precondition(e.to_string()),
         CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
             Status::invalid_argument(e.to_string())
         }

@@ -65,8 +65,17 @@ impl CertStore {
         source: CaSource,
         dry_run: bool,
         confirm: bool,
+        expected_epoch: Option<u64>,
         request_id: Option<RequestId>,
     ) -> Result<CaOutcome, CertStoreError> {
+        if !dry_run {
+            if let Some(log_index) = self.applied_before(request_id).await? {
+                // A retry of an install that went through: report it as done.
+                let mut done = self.show_ca(Consistency::Linearizable).await?;
+                done.log_index = log_index;
+                return Ok(done);
+            }
+        }
         let view = self.ca_view(Consistency::Linearizable).await?;
         let impact = self.impact(&view).await?;
         let (source, mut warnings) = match source {
@@ -74,7 +83,12 @@ impl CertStore {
                 let settings = self.settings(Consistency::Linearizable).await?;
                 let mut subject = g.subject;
                 if subject.common_name.trim().is_empty() {
-                    subject.common_name = settings.cluster_domain.unwrap_or_default();
+                    subject.common_name = settings.cluster_domain.ok_or_else(|| {
+                        DomainError::InvalidSubjectField {
+                            field: "common_name".into(),
+                            reason: "it is empty and no cluster domain is set to default to: give --cn, or set one with mrctl settings set --cluster-domain".into(),
+                        }
+                    })?;
                 }
                 if subject.country.trim().is_empty() {
                     subject.country = "US".into();
@@ -108,6 +122,15 @@ impl CertStore {
             }
         };
         let current_epoch = view.ca.as_ref().map_or(0, |c| c.epoch);
+        if let Some(expected) = expected_epoch {
+            if expected != current_epoch {
+                return Err(DomainError::CaChanged {
+                    expected,
+                    current: current_epoch,
+                }
+                .into());
+            }
+        }
         if dry_run {
             return Ok(CaOutcome {
                 ca: view.ca,
@@ -156,7 +179,7 @@ impl CertStore {
         };
         let command = Command::InstallCa {
             ca: Box::new(new_ca),
-            replaces_epoch: current_epoch,
+            replaces_epoch: expected_epoch.unwrap_or(current_epoch),
             confirm_invalidate_clients: confirm,
         };
         let (reply, log_index) = self.write(command, request_id).await?;

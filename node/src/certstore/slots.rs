@@ -75,6 +75,9 @@ impl CertStore {
         opts: CertOptions,
         request_id: Option<RequestId>,
     ) -> Result<SlotOutcome, CertStoreError> {
+        if let Some(done) = self.retried(slot, request_id).await? {
+            return Ok(done);
+        }
         let settings = self.settings(Consistency::Linearizable).await?;
         let (subject, sans, mut warnings) = self.prepare(slot, &opts, &settings)?;
         let spec = key_spec(&opts.key_type)?;
@@ -85,6 +88,7 @@ impl CertStore {
             .await?
             .ca
             .ok_or(DomainError::NoCa)?;
+        let not_after = super::within_ca(&ca, not_after, &mut warnings)?;
         let ca_key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
         let ca_cert = ca.cert_der.clone();
         let (cert, key) = blocking(move || {
@@ -141,6 +145,21 @@ impl CertStore {
         opts: CertOptions,
         request_id: Option<RequestId>,
     ) -> Result<CsrOutcome, CertStoreError> {
+        if let Some(done) = self.retried(slot, request_id).await? {
+            let csr_pem = done
+                .view
+                .record
+                .csr
+                .as_ref()
+                .map(|c| pki::to_pem("CERTIFICATE REQUEST", &c.csr_der))
+                .unwrap_or_default();
+            return Ok(CsrOutcome {
+                csr_pem,
+                view: done.view,
+                warnings: done.warnings,
+                log_index: done.log_index,
+            });
+        }
         let settings = self.settings(Consistency::Linearizable).await?;
         let (subject, sans, warnings) = self.prepare(slot, &opts, &settings)?;
         let spec = key_spec(&opts.key_type)?;
@@ -195,6 +214,9 @@ impl CertStore {
         activate: bool,
         request_id: Option<RequestId>,
     ) -> Result<SlotOutcome, CertStoreError> {
+        if let Some(done) = self.retried(slot, request_id).await? {
+            return Ok(done);
+        }
         let settings = self.settings(Consistency::Linearizable).await?;
         let record = self.slot(slot, Consistency::Linearizable).await?;
         let ca = self.ca_view(Consistency::Linearizable).await?.ca;
@@ -342,6 +364,25 @@ impl CertStore {
         Ok(pem)
     }
 
+    /// For a retried request that was applied before: the slot as it is now.
+    async fn retried(
+        &self,
+        slot: SlotId,
+        request_id: Option<RequestId>,
+    ) -> Result<Option<SlotOutcome>, CertStoreError> {
+        let Some(log_index) = self.applied_before(request_id).await? else {
+            return Ok(None);
+        };
+        let view = self.show_slot(slot, Consistency::Linearizable).await?;
+        Ok(Some(SlotOutcome {
+            view,
+            warnings: vec![format!(
+                "this request was applied before (log index {log_index}); showing the slot as it is now"
+            )],
+            log_index,
+        }))
+    }
+
     async fn slot(
         &self,
         slot: SlotId,
@@ -416,12 +457,24 @@ impl CertStore {
                 sans.push(san);
             }
         }
-        // Clients match names against the SANs only: the CN must be one too
-        // (listed even when a wildcard covers it, as people look for it).
-        if let Ok(cn) = San::parse(&subject.common_name) {
-            if !sans.contains(&cn) {
-                sans.insert(0, cn);
+        // The CN names the router: an FQDN, host name or IP address. Clients
+        // match names against the SANs only, so it is one of them too (listed
+        // even when a wildcard covers it, as people look for it).
+        let cn = San::parse(&subject.common_name).map_err(|e| {
+            let reason = match e {
+                DomainError::InvalidSan { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            DomainError::InvalidSubjectField {
+                field: "common_name".into(),
+                reason: format!(
+                    "{:?} is not an FQDN, host name or IP address: {reason}",
+                    subject.common_name
+                ),
             }
+        })?;
+        if !sans.contains(&cn) {
+            sans.insert(0, cn);
         }
         if sans.is_empty() {
             return Err(CertStoreError::NoSans);

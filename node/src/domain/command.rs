@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::authority::{CaView, NewCa};
+use super::client::{ClientFilter, ClientPage, ClientRecord};
 use super::settings::{Settings, SettingsPatch};
 use super::slot::{SlotCert, SlotCsr, SlotId, SlotRecord};
 use super::StateDigest;
@@ -69,6 +70,15 @@ pub enum Command {
     PutSlotCsr { slot: SlotId, csr: Box<SlotCsr> },
     /// Make the slot's pending certificate active.
     ActivateSlot { slot: SlotId },
+    /// Store a client signed by the proposer. `replace` allows an existing
+    /// id; `reprovision` requires one (and refuses a revoked client).
+    ProvisionClient {
+        client: Box<ClientRecord>,
+        replace: bool,
+        reprovision: bool,
+    },
+    /// Revoke a client: its certificate is refused from now on and listed in the CRL.
+    RevokeClient { id: String, reason: String },
     /// Start restoring a saved snapshot into an empty cluster.
     RestoreBegin { records: u64, digest: StateDigest },
     /// Write one batch of restored domain records.
@@ -86,6 +96,8 @@ impl Command {
             Command::PutSlotCert { .. } => "put-slot-cert",
             Command::PutSlotCsr { .. } => "put-slot-csr",
             Command::ActivateSlot { .. } => "activate-slot",
+            Command::ProvisionClient { .. } => "provision-client",
+            Command::RevokeClient { .. } => "revoke-client",
             Command::RestoreBegin { .. } => "restore-begin",
             Command::RestoreChunk { .. } => "restore-chunk",
             Command::RestoreFinish { .. } => "restore-finish",
@@ -108,6 +120,8 @@ pub enum Reply {
     },
     /// The slot after the change.
     Slot(Box<SlotRecord>),
+    /// The client after the change.
+    Client(Box<ClientRecord>),
     RestoreStarted,
     RestoreChunkWritten {
         records: u64,
@@ -128,6 +142,16 @@ pub enum Query {
     Settings,
     Ca,
     Slots(Vec<SlotId>),
+    Client(String),
+    ListClients {
+        filter: ClientFilter,
+        after: Option<Vec<u8>>,
+        limit: u32,
+        /// Unix seconds at the reader: decides who has expired.
+        now: i64,
+    },
+    ClientCounts,
+    RevokedClients,
     LookupWrite(RequestId),
 }
 
@@ -136,5 +160,17 @@ pub enum QueryReply {
     Settings(Settings),
     Ca(Box<CaView>),
     Slots(Vec<(SlotId, SlotRecord)>),
-    LookupWrite { log_index: Option<u64> },
+    Client(Option<Box<ClientRecord>>),
+    Clients(ClientPage),
+    ClientCounts {
+        current_epoch: u64,
+        by_epoch: Vec<(u64, u64)>,
+    },
+    RevokedClients {
+        ca_epoch: u64,
+        clients: Vec<ClientRecord>,
+    },
+    LookupWrite {
+        log_index: Option<u64>,
+    },
 }

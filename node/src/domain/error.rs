@@ -87,4 +87,28 @@ pub enum DomainError {
     /// The slot's CSR was replaced while its certificate was being imported.
     #[error("the CSR of the {slot} slot was replaced while this certificate was imported: its key no longer matches the slot's CSR")]
     CsrChanged { slot: String },
+    /// A client state name that is none of the four.
+    #[error(
+        "client state {value:?} is not known: use provisioned, invalidated, revoked or expired"
+    )]
+    UnknownClientState { value: String },
+    /// A client id, user or device that is not valid.
+    #[error("{field} {value:?} is not valid: {reason}")]
+    InvalidClientField {
+        field: String,
+        value: String,
+        reason: String,
+    },
+    /// Provisioning an id that exists, without `--replace`.
+    #[error("client {id} is already provisioned: pass --replace to issue it a new certificate, or mrctl client reprovision {id}")]
+    ClientExists { id: String },
+    /// A client id that is not provisioned.
+    #[error("client {id} is not provisioned (see mrctl client list)")]
+    UnknownClient { id: String },
+    /// Re-provisioning a revoked client.
+    #[error("client {id} is revoked: provision it again with --replace if it should come back")]
+    ClientIsRevoked { id: String },
+    /// Revoking a client twice.
+    #[error("client {id} was already revoked")]
+    ClientAlreadyRevoked { id: String },
 }

@@ -101,6 +101,9 @@ pub(super) fn put_slot_cert<V: StateView>(
             return Ok(Err(e));
         }
         record.active = Some(cert.clone());
+        // An older pending certificate would otherwise undo this at the
+        // next `cert activate`.
+        record.pending = None;
     } else {
         record.pending = Some(cert.clone());
     }

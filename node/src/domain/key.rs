@@ -11,16 +11,36 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Prefix of the keys that hold domain records.
 pub const DOMAIN_PREFIX: &[u8] = b"d/";
 
+/// Key prefixes of the client records and their indexes. Ids and user names
+/// never contain `/` (see `validate_client_name`), so the last segment of an
+/// index key is always the client id.
+pub const COUNT_PREFIX: &str = "d/clients/count/";
+pub const CLIENT_PREFIX: &str = "d/client/";
+pub const EPOCH_INDEX: &str = "d/cidx/epoch/";
+pub const USER_INDEX: &str = "d/cidx/user/";
+pub const EXPIRY_INDEX: &str = "d/cidx/expiry/";
+pub const REVOKED_INDEX: &str = "d/cidx/revoked/";
+
 /// A typed key of the replicated state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Key {
     Settings,
     /// The certificate authority.
     Ca,
     /// One router certificate slot.
     Slot(SlotId),
-    /// How many clients are provisioned under a CA epoch.
+    /// How many live clients are provisioned under a CA epoch.
     ClientCount(u64),
+    /// A provisioned client.
+    Client(String),
+    /// Index: client `id` was provisioned under CA `epoch`.
+    ClientByEpoch(u64, String),
+    /// Index: client `id` belongs to `user`.
+    ClientByUser(String, String),
+    /// Index: client `id` expires at `not_after` (Unix seconds).
+    ClientByExpiry(i64, String),
+    /// Index: client `id` is revoked.
+    ClientRevoked(String),
     Request(RequestId),
     Restore,
 }
@@ -34,7 +54,14 @@ impl Key {
                 Some(node) => format!("d/slot/{}/{node}", slot.kind).into_bytes(),
                 None => format!("d/slot/{}", slot.kind).into_bytes(),
             },
-            Key::ClientCount(epoch) => format!("d/clients/count/{epoch}").into_bytes(),
+            Key::ClientCount(epoch) => format!("{COUNT_PREFIX}{epoch:016x}").into_bytes(),
+            Key::Client(id) => format!("{CLIENT_PREFIX}{id}").into_bytes(),
+            Key::ClientByEpoch(epoch, id) => format!("{EPOCH_INDEX}{epoch:016x}/{id}").into_bytes(),
+            Key::ClientByUser(user, id) => format!("{USER_INDEX}{user}/{id}").into_bytes(),
+            Key::ClientByExpiry(at, id) => {
+                format!("{EXPIRY_INDEX}{:016x}/{id}", (*at).max(0)).into_bytes()
+            }
+            Key::ClientRevoked(id) => format!("{REVOKED_INDEX}{id}").into_bytes(),
             Key::Request(id) => [b"x/req/".as_slice(), &id.0].concat(),
             Key::Restore => b"x/restore".to_vec(),
         }

@@ -5,6 +5,8 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::authority::CaRecord;
+use super::clients;
 use super::command::{Command, Proposal, Query, QueryReply, Reply};
 use super::digest::StateDigest;
 use super::error::DomainError;
@@ -20,9 +22,15 @@ pub trait StateView {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error>;
     /// Whether any domain record exists.
     fn has_domain_records(&self) -> Result<bool, Self::Error>;
+    /// Up to `limit` records whose key starts with `prefix`, from `start`
+    /// (inclusive) on, in key order.
+    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Records, Self::Error>;
     /// The digest of the domain records as they stand.
     fn digest(&self) -> StateDigest;
 }
+
+/// Key/value pairs in key order.
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// A stored record that does not decode: the data on disk is damaged.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -109,6 +117,14 @@ pub fn apply<V: StateView>(
         )?,
         Command::PutSlotCsr { slot, csr } => installs::put_slot_csr(view, *slot, csr)?,
         Command::ActivateSlot { slot } => installs::activate_slot(view, *slot)?,
+        Command::ProvisionClient {
+            client,
+            replace,
+            reprovision,
+        } => clients::provision(view, client, *replace, *reprovision)?,
+        Command::RevokeClient { id, reason } => {
+            clients::revoke(view, id, reason, proposal.at_ms, log_index)?
+        }
         Command::RestoreBegin { records, digest } => restore_begin(view, *records, *digest)?,
         Command::RestoreChunk { records } => restore_chunk(view, records)?,
         Command::RestoreFinish { records, digest } => restore_finish(view, *records, *digest)?,
@@ -147,6 +163,21 @@ pub fn query<V: StateView>(
             }
             QueryReply::Slots(out)
         }
+        Query::Client(id) => QueryReply::Client(read(view, Key::Client(id.clone()))?.map(Box::new)),
+        Query::ListClients {
+            filter,
+            after,
+            limit,
+            now,
+        } => QueryReply::Clients(clients::list(view, filter, after.as_deref(), *limit, *now)?),
+        Query::ClientCounts => QueryReply::ClientCounts {
+            current_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
+            by_epoch: clients::counts(view)?,
+        },
+        Query::RevokedClients => QueryReply::RevokedClients {
+            ca_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
+            clients: clients::revoked(view)?,
+        },
         Query::LookupWrite(id) => QueryReply::LookupWrite {
             log_index: view
                 .get(&Key::Request(*id).encode())?

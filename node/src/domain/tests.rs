@@ -7,7 +7,7 @@ use super::*;
 /// An in-memory state for tests: what the storage layer does, minus RocksDB.
 #[derive(Default, Clone)]
 pub(super) struct MemState {
-    records: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub(super) records: BTreeMap<Vec<u8>, Vec<u8>>,
     digest: StateDigest,
     next_index: u64,
 }
@@ -31,6 +31,21 @@ impl StateView for MemState {
     }
     fn digest(&self) -> StateDigest {
         self.digest
+    }
+    fn scan(
+        &self,
+        prefix: &[u8],
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, MemError> {
+        let from = start.max(prefix).to_vec();
+        Ok(self
+            .records
+            .range(from..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
@@ -321,7 +336,7 @@ fn arb_cert_command() -> impl Strategy<Value = Command> {
     ]
 }
 
-fn test_summary(sans: Vec<San>) -> CertSummary {
+pub(super) fn test_summary(sans: Vec<San>) -> CertSummary {
     CertSummary {
         subject: "CN=x".into(),
         common_name: Some("x".into()),

@@ -141,6 +141,41 @@ fn from_der(bytes: &[u8], password: Option<&str>) -> Result<Bundle, PkiError> {
     Err(PkiError::Unrecognized)
 }
 
+/// Most PBKDF2 iterations an uploaded key may ask for (OpenSSL writes 2048,
+/// current tools up to ~600 000).
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Most memory an uploaded key's scrypt parameters may ask for.
+const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+
+/// The key derivation parameters come from the uploaded file: refuse ones
+/// that would take minutes of CPU or gigabytes of memory before decrypting.
+fn check_kdf_cost(scheme: &pkcs5::EncryptionScheme) -> Result<(), PkiError> {
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    let too_costly = |detail: String| PkiError::UnsupportedEncryption {
+        what: ENCRYPTED_KEY,
+        algorithm: format!("key derivation asking for {detail}, beyond this service's limit"),
+    };
+    match &params.kdf {
+        pkcs5::pbes2::Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Err(
+            too_costly(format!("{} PBKDF2 iterations", p.iteration_count)),
+        ),
+        pkcs5::pbes2::Kdf::Scrypt(p) => {
+            let bytes = 128u64
+                .saturating_mul(p.cost_parameter)
+                .saturating_mul(u64::from(p.block_size))
+                .saturating_mul(u64::from(p.parallelization.max(1)));
+            if bytes > MAX_SCRYPT_BYTES {
+                Err(too_costly(format!("{} MiB of scrypt memory", bytes >> 20)))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Opens a PKCS#8 EncryptedPrivateKeyInfo (PBES2).
 fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKey, PkiError> {
     let info = EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| PkiError::InvalidKey {
@@ -152,6 +187,7 @@ fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKey, PkiEr
             what: ENCRYPTED_KEY,
         });
     };
+    check_kdf_cost(&info.encryption_algorithm)?;
     match info.decrypt(password) {
         Ok(plain) => PrivateKey::from_pkcs8_der(plain.as_bytes()),
         Err(pkcs8::Error::EncryptedPrivateKey(

@@ -27,6 +27,8 @@ pub struct CsrSummary {
     pub key_type: String,
     /// Lower-case hex SHA-256 of the SubjectPublicKeyInfo.
     pub spki_sha256: String,
+    /// The SubjectPublicKeyInfo (DER) to certify.
+    pub spki_der: Vec<u8>,
 }
 
 /// Summarizes a DER certificate.
@@ -69,6 +71,16 @@ pub fn inspect_csr(csr_der: &[u8]) -> Result<CsrSummary, PkiError> {
         });
     }
     let info = &csr.certification_request_info;
+    // A weak key is named as such, before its signature (which the crypto
+    // library would refuse to check) makes it look like a damaged CSR.
+    if let Some(bits) = key_type(&info.subject_pki)
+        .strip_prefix("rsa")
+        .and_then(|b| b.parse::<usize>().ok())
+    {
+        if bits < 2048 {
+            return Err(PkiError::WeakKey { bits });
+        }
+    }
     match verify(
         &info.subject_pki,
         &csr.signature_algorithm,
@@ -97,6 +109,7 @@ pub fn inspect_csr(csr_der: &[u8]) -> Result<CsrSummary, PkiError> {
         sans,
         key_type: key_type(&info.subject_pki),
         spki_sha256: sha256_hex(info.subject_pki.raw),
+        spki_der: info.subject_pki.raw.to_vec(),
     })
 }
 

@@ -72,6 +72,35 @@ pub fn sign_server_cert(
     if sans.is_empty() {
         return Err(PkiError::NoSans);
     }
+    let mut params = base_params(subject, not_before, not_after)?;
+    params.serial_number = Some(checked_serial(serial)?);
+    params.subject_alt_names = san_types(sans)?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if subject_key.is_rsa() {
+        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+
+    sign_with_ca(
+        ca_cert_der,
+        ca_key,
+        &params,
+        &subject_key.spki_der(),
+        "sign the server certificate",
+    )
+}
+
+/// Signs `params` for the public key `spki_der` with the CA, after checking
+/// the CA key matches its certificate and its name can be copied exactly.
+pub(super) fn sign_with_ca(
+    ca_cert_der: &[u8],
+    ca_key: &PrivateKey,
+    params: &CertificateParams,
+    spki_der: &[u8],
+    action: &'static str,
+) -> Result<Vec<u8>, PkiError> {
     let ca = parse_certificate(ca_cert_der, "the CA certificate")?;
     let ca_subject = one_line(ca.subject());
     if ca.public_key().raw != ca_key.spki_der().as_slice() {
@@ -85,17 +114,6 @@ pub fn sign_server_cert(
             reason,
         });
     }
-    let mut params = base_params(subject, not_before, not_after)?;
-    params.serial_number = Some(checked_serial(serial)?);
-    params.subject_alt_names = san_types(sans)?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    if subject_key.is_rsa() {
-        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
-    }
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-
     let pair = ca_key.key_pair()?;
     let issuer =
         Issuer::from_ca_cert_der(&CertificateDer::from(ca_cert_der), &*pair).map_err(|e| {
@@ -104,16 +122,15 @@ pub fn sign_server_cert(
                 reason: e.to_string(),
             }
         })?;
-    let public = rcgen::SubjectPublicKeyInfo::from_der(&subject_key.spki_der()).map_err(|e| {
-        PkiError::Signing {
+    let public =
+        rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| PkiError::Signing {
             action: "read the subject public key",
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let cert = params
         .signed_by(&public, &issuer)
         .map_err(|e| PkiError::Signing {
-            action: "sign the server certificate",
+            action,
             reason: e.to_string(),
         })?;
     let der = cert.der().to_vec();
@@ -156,7 +173,7 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
     )
 }
 
-fn base_params(
+pub(super) fn base_params(
     subject: &Subject,
     not_before: i64,
     not_after: i64,
@@ -180,7 +197,7 @@ fn base_params(
     Ok(params)
 }
 
-fn checked_serial(serial: &[u8]) -> Result<SerialNumber, PkiError> {
+pub(super) fn checked_serial(serial: &[u8]) -> Result<SerialNumber, PkiError> {
     let ok = !serial.is_empty()
         && serial.len() <= MAX_SERIAL_LEN
         && serial[0] & 0x80 == 0

@@ -199,6 +199,43 @@ impl StateView for Overlay<'_> {
     fn digest(&self) -> StateDigest {
         self.digest
     }
+
+    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> io::Result<ScanPage> {
+        // Stored records, with the batch's pending changes laid over them.
+        let from = start.max(prefix).to_vec();
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            scan_db(self.db, prefix, &from, limit + self.pending.len())?
+                .into_iter()
+                .collect();
+        for (k, v) in self.pending.range(from..) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_iter().take(limit).collect())
+    }
+}
+
+type ScanPage = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn scan_db(db: &DB, prefix: &[u8], from: &[u8], limit: usize) -> io::Result<ScanPage> {
+    let iter = db.iterator_cf(
+        cf(db, CF_SM_DATA),
+        IteratorMode::From(from, rocksdb::Direction::Forward),
+    );
+    let mut out = Vec::new();
+    for item in iter {
+        let (k, v) = item.map_err(io::Error::other)?;
+        if !k.starts_with(prefix) || out.len() >= limit {
+            break;
+        }
+        out.push((k.to_vec(), v.to_vec()));
+    }
+    Ok(out)
 }
 
 impl StateView for StateReader {
@@ -222,6 +259,10 @@ impl StateView for StateReader {
 
     fn digest(&self) -> StateDigest {
         self.applied_info().digest
+    }
+
+    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> io::Result<ScanPage> {
+        scan_db(&self.db, prefix, start.max(prefix), limit)
     }
 }
 

@@ -64,9 +64,14 @@ fn cert_without_key_is_refused() {
 fn only_an_install_after_a_preview_may_replace() {
     assert!(Step::Preview.dry_run());
     assert!(!Step::Preview.confirm_invalidate_clients());
-    assert!(!Step::Install { replace: false }.confirm_invalidate_clients());
-    assert!(Step::Install { replace: true }.confirm_invalidate_clients());
-    assert!(!Step::Install { replace: true }.dry_run());
+    assert!(!Step::Install { expected_epoch: 0 }.confirm_invalidate_clients());
+    assert!(Step::Install { expected_epoch: 3 }.confirm_invalidate_clients());
+    assert!(!Step::Install { expected_epoch: 3 }.dry_run());
+    assert_eq!(
+        Step::Install { expected_epoch: 3 }.expected_epoch(),
+        Some(3)
+    );
+    assert_eq!(Step::Preview.expected_epoch(), None);
 }
 
 #[test]

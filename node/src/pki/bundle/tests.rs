@@ -163,6 +163,47 @@ fn an_encrypted_key_needs_the_right_password() {
 }
 
 #[test]
+fn a_key_asking_for_billions_of_kdf_iterations_is_refused_before_decrypting() {
+    use pkcs8::der::Encode;
+    let o = Openssl::chain(OpensslKey::EcP256);
+    o.run(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        "leaf.key",
+        "-passout",
+        "pass:pw",
+        "-outform",
+        "DER",
+        "-out",
+        "enc.der",
+    ]);
+    let der = o.read("enc.der");
+    let mut info = EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).unwrap();
+    let pkcs5::EncryptionScheme::Pbes2(params) = &mut info.encryption_algorithm else {
+        panic!("openssl writes PBES2")
+    };
+    let pkcs5::pbes2::Kdf::Pbkdf2(kdf) = &mut params.kdf else {
+        panic!("openssl uses PBKDF2 here")
+    };
+    kdf.iteration_count = 4_000_000_000;
+    let hostile = info.to_der().unwrap();
+    let started = std::time::Instant::now();
+    let err = read_bundle(&hostile, Some("pw")).unwrap_err();
+    assert!(
+        matches!(err, PkiError::UnsupportedEncryption { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("4000000000 PBKDF2 iterations"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[test]
 fn an_encrypted_der_key_decrypts_with_the_password() {
     let o = Openssl::chain(OpensslKey::Rsa2048);
     o.run(&[

@@ -1,0 +1,705 @@
+//! Provisioned mobile clients through `mrctl` on a 3-node cluster: CSR and
+//! server-made keys (PEM, PKCS#12, bundle) checked with the `openssl` CLI,
+//! states across a CA replacement, bulk re-provisioning, the CRL, paging and
+//! bad input.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{ensure, Context, Result};
+use cluster_tests::{mrctl, Cluster, ClusterOptions};
+use serde_json::Value;
+
+/// `mrctl` must succeed; returns stdout and stderr.
+fn ok(ep: &str, args: &[&str]) -> (String, String) {
+    let (ok, out, err) = mrctl(ep, args);
+    assert!(ok, "mrctl {args:?} failed: {err}");
+    (out, err)
+}
+
+fn json(ep: &str, args: &[&str]) -> Value {
+    let mut full = args.to_vec();
+    full.extend(["-o", "json"]);
+    let (out, _) = ok(ep, &full);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("mrctl {args:?}: {e}: {out}"))
+}
+
+fn must_fail(ep: &str, args: &[&str], expect: &[&str]) -> String {
+    let (ok, out, err) = mrctl(ep, args);
+    assert!(!ok, "mrctl {args:?} succeeded: {out}");
+    for e in expect {
+        assert!(err.contains(e), "mrctl {args:?}: expected {e:?} in {err:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Runs `openssl`; returns stdout followed by stderr (some checks report there).
+fn openssl(args: &[&str]) -> Result<String> {
+    let out = Command::new("openssl").args(args).output()?;
+    ensure!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("writing a test file must work");
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p)
+        .expect("the file must exist")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// An ECDSA P-256 key and CSR made by openssl, as a device would.
+fn device_csr(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&csr),
+        "-subj",
+        &format!("/CN={name}"),
+    ])?;
+    Ok((key, csr))
+}
+
+/// Provisions `id` for `user` with a key made by the cluster, written to
+/// `dir/ID.key`; returns the client info.
+fn must_provision(ep: &str, dir: &Path, id: &str, user: &str) -> Value {
+    let key = dir.join(format!("{id}.key"));
+    json(
+        ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            id,
+            "--user",
+            user,
+            "--key-out",
+            s(&key),
+        ],
+    )["client"]
+        .clone()
+}
+
+/// The ids a listing returns (every page).
+fn ids_in(ep: &str, filter: &[&str]) -> BTreeSet<String> {
+    let mut args = vec!["client", "list", "--all"];
+    args.extend(filter);
+    let v = json(ep, &args);
+    v["clients"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no clients array: {v}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// The public key of a certificate, key or CSR, as PEM.
+fn public_key(kind: &str, path: &Path) -> Result<String> {
+    match kind {
+        "cert" => openssl(&["x509", "-pubkey", "-noout", "-in", s(path)]),
+        "csr" => openssl(&["req", "-pubkey", "-noout", "-in", s(path)]),
+        _ => openssl(&["pkey", "-pubout", "-in", s(path)]),
+    }
+}
+
+fn must_verify_client_cert(ca: &Path, cert: &Path) -> Result<()> {
+    let verified = openssl(&["verify", "-purpose", "sslclient", "-CAfile", s(ca), s(cert)])?;
+    ensure!(verified.contains(": OK"), "{verified}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_are_provisioned_from_csrs_and_server_keys() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    let (_, csr) = device_csr(d, "phone")?;
+
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "phone",
+            "--user",
+            "alice",
+            "--csr",
+            s(&csr),
+        ],
+        &["FAILED_PRECONDITION", "mrctl ca generate"],
+    );
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+
+    // From the device's CSR: the certificate holds the device's key.
+    let v = json(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "phone",
+            "--user",
+            "alice",
+            "--device",
+            "Pixel 9",
+            "--csr",
+            s(&csr),
+        ],
+    );
+    ensure!(v["client"]["key_origin"] == "csr", "{v}");
+    ensure!(v["client"]["state"] == "provisioned", "{v}");
+    ensure!(v["client"]["device"] == "Pixel 9", "{v}");
+    ensure!(v["client"]["ca_epoch"].as_u64() == Some(1), "{v}");
+    let text = v.to_string();
+    ensure!(!text.contains("PRIVATE KEY"), "no key for a CSR: {v}");
+    let cert = write(d, "phone.pem", v["cert_pem"].as_str().context("cert_pem")?);
+    let ca = write(d, "ca.pem", v["ca_pem"].as_str().context("ca_pem")?);
+    must_verify_client_cert(&ca, &cert)?;
+    ensure!(
+        public_key("cert", &cert)? == public_key("csr", &csr)?,
+        "the certificate must carry the CSR's public key"
+    );
+    let serial = v["client"]["serial"]
+        .as_str()
+        .context("serial")?
+        .to_string();
+    let printed = openssl(&["x509", "-noout", "-serial", "-in", s(&cert)])?;
+    ensure!(printed.contains(&serial), "{printed} vs {serial}");
+
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "phone",
+            "--user",
+            "alice",
+            "--csr",
+            s(&csr),
+        ],
+        &["ALREADY_EXISTS", "--replace"],
+    );
+    let replaced = json(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "phone",
+            "--user",
+            "alice",
+            "--csr",
+            s(&csr),
+            "--replace",
+        ],
+    );
+    ensure!(replaced["client"]["serial"] != serial, "{replaced}");
+
+    // A key made by the cluster, as PKCS#12 (owner-only file) that openssl reads.
+    let pw = write(d, "pw", "correct horse\n");
+    let p12 = d.join("tablet.p12");
+    let v = json(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "tablet",
+            "--user",
+            "alice",
+            "--p12",
+            s(&p12),
+            "--password-file",
+            s(&pw),
+        ],
+    );
+    ensure!(v["client"]["key_origin"] == "server", "{v}");
+    ensure!(!v.to_string().contains("correct horse"), "{v}");
+    ensure!(mode(&p12) == 0o600, "{:o}", mode(&p12));
+    let certs = openssl(&[
+        "pkcs12",
+        "-in",
+        s(&p12),
+        "-passin",
+        "pass:correct horse",
+        "-nokeys",
+    ])?;
+    ensure!(certs.contains("BEGIN CERTIFICATE"), "{certs}");
+    let key = openssl(&[
+        "pkcs12",
+        "-in",
+        s(&p12),
+        "-passin",
+        "pass:correct horse",
+        "-nocerts",
+        "-nodes",
+    ])?;
+    ensure!(key.contains("PRIVATE KEY"), "{key}");
+
+    // Without a CSR the key must go to a file: refused before any request.
+    must_fail(
+        &ep,
+        &["client", "provision", "--id", "nofile", "--user", "bob"],
+        &["--key-out FILE"],
+    );
+    must_fail(&ep, &["client", "show", "nofile"], &["NOT_FOUND"]);
+
+    // A bundle: everything the client needs, the key readable by its owner only.
+    ok(
+        &ep,
+        &[
+            "settings",
+            "set",
+            "--cluster-domain",
+            "mr.example.com",
+            "--remote-access-fqdn",
+            "vpn.example.com",
+        ],
+    );
+    let bundle = d.join("laptop");
+    let (out, _) = ok(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "laptop",
+            "--user",
+            "bob",
+            "--key",
+            "ecdsa-p384",
+            "--bundle",
+            s(&bundle),
+        ],
+    );
+    ensure!(
+        !out.contains("PRIVATE KEY"),
+        "the key is never printed: {out}"
+    );
+    ensure!(out.contains("client.key"), "{out}");
+    let key = bundle.join("client.key");
+    ensure!(mode(&key) == 0o600, "{:o}", mode(&key));
+    let cert = bundle.join("client.pem");
+    must_verify_client_cert(&bundle.join("ca.pem"), &cert)?;
+    ensure!(public_key("cert", &cert)? == public_key("key", &key)?);
+    let endpoints: Value = serde_json::from_slice(&std::fs::read(bundle.join("endpoints.json"))?)?;
+    ensure!(endpoints["client_id"] == "laptop", "{endpoints}");
+    ensure!(
+        endpoints["remote_access_fqdn"] == "vpn.example.com",
+        "{endpoints}"
+    );
+    ensure!(
+        endpoints["cluster_domain"] == "mr.example.com",
+        "{endpoints}"
+    );
+    let shown = json(&ep, &["client", "show", "laptop"]);
+    ensure!(shown["key_type"] == "ecdsa-p384", "{shown}");
+    // A full bundle directory is not reused.
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "laptop2",
+            "--user",
+            "bob",
+            "--bundle",
+            s(&bundle),
+        ],
+        &["is not empty"],
+    );
+
+    Ok(())
+}
+
+/// The node verified the CSR's signature before checking the key size, and
+/// its verifier refuses RSA keys under 2048 bits, so a weak key was reported
+/// as a damaged CSR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weak_csr_key_is_refused_naming_the_minimum() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+    // Control: an RSA CSR of the minimum size verifies and is signed.
+    let rsa_key = d.join("rsa.key");
+    let rsa_csr = d.join("rsa.csr");
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        s(&rsa_key),
+        "-out",
+        s(&rsa_csr),
+        "-subj",
+        "/CN=rsa",
+    ])?;
+    let v = json(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "rsa",
+            "--user",
+            "bob",
+            "--csr",
+            s(&rsa_csr),
+        ],
+    );
+    ensure!(v["client"]["key_type"] == "rsa2048", "{v}");
+    let weak_key = d.join("weak.key");
+    let weak_csr = d.join("weak.csr");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:1024",
+        "-out",
+        s(&weak_key),
+    ])?;
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        s(&weak_key),
+        "-out",
+        s(&weak_csr),
+        "-subj",
+        "/CN=weak",
+    ])?;
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "weak",
+            "--user",
+            "bob",
+            "--csr",
+            s(&weak_csr),
+        ],
+        &["INVALID_ARGUMENT", "2048"],
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_replacement_invalidates_clients_until_they_are_reprovisioned() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    let d = dir.path();
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "First CA", "--key", "ecdsa-p256"],
+    );
+    for id in ["c1", "c2", "c3"] {
+        must_provision(&ep, d, id, "alice");
+    }
+    let revoked = json(
+        &ep,
+        &["client", "revoke", "c3", "--reason", "lost", "--yes"],
+    );
+    ensure!(revoked["client"]["state"] == "revoked", "{revoked}");
+    ensure!(revoked["client"]["revoked_reason"] == "lost", "{revoked}");
+    // Without a terminal to ask on and without --yes: refused.
+    must_fail(&ep, &["client", "revoke", "c1"], &["--yes"]);
+    must_fail(
+        &ep,
+        &["client", "revoke", "c3", "--yes"],
+        &["FAILED_PRECONDITION", "already revoked"],
+    );
+
+    let report = json(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Second CA",
+            "--key",
+            "ecdsa-p256",
+            "--dry-run",
+        ],
+    );
+    ensure!(
+        report["impact"]["clients_invalidated"].as_u64() == Some(2),
+        "{report}"
+    );
+    ok(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Second CA",
+            "--key",
+            "ecdsa-p256",
+            "--yes",
+        ],
+    );
+    ensure!(ids_in(&ep, &["--state", "invalidated"]) == set(&["c1", "c2"]));
+    ensure!(ids_in(&ep, &["--state", "revoked"]) == set(&["c3"]));
+    ensure!(ids_in(&ep, &["--state", "provisioned"]).is_empty());
+    ensure!(json(&ep, &["client", "show", "c1"])["state"] == "invalidated");
+    must_fail(
+        &ep,
+        &["client", "reprovision", "c3"],
+        &["FAILED_PRECONDITION", "revoked"],
+    );
+
+    // A page on which every re-provisioning fails stops the run, non-zero;
+    // the clients stay invalidated for the next run.
+    let (done, out, err) = mrctl(
+        &ep,
+        &[
+            "client",
+            "reprovision",
+            "--all-invalidated",
+            "--days",
+            "4000",
+            "-o",
+            "json",
+        ],
+    );
+    ensure!(!done && err.contains("stopping"), "{out} {err}");
+    let summary: Value = serde_json::from_str(&out)?;
+    ensure!(summary["failed"].as_u64() == Some(2), "{summary}");
+    ensure!(summary["reprovisioned"].as_u64() == Some(0), "{summary}");
+    ensure!(ids_in(&ep, &["--state", "invalidated"]) == set(&["c1", "c2"]));
+
+    let summary = json(&ep, &["client", "reprovision", "--all-invalidated"]);
+    ensure!(summary["reprovisioned"].as_u64() == Some(2), "{summary}");
+    ensure!(summary["failed"].as_u64() == Some(0), "{summary}");
+    ensure!(ids_in(&ep, &["--state", "provisioned"]) == set(&["c1", "c2"]));
+    ensure!(ids_in(&ep, &["--state", "invalidated"]).is_empty());
+    let (out, _) = ok(&ep, &["client", "reprovision", "--all-invalidated"]);
+    ensure!(out.contains("nothing to re-provision"), "{out}");
+
+    // Re-provisioning signs the device's existing key under the new CA.
+    let ca = d.join("ca.pem");
+    ok(&ep, &["ca", "export", "--out", s(&ca)]);
+    let cert = d.join("c2.pem");
+    let v = json(
+        &ep,
+        &[
+            "client",
+            "reprovision",
+            "c2",
+            "--days",
+            "30",
+            "--out",
+            s(&cert),
+        ],
+    );
+    ensure!(v["client"]["ca_epoch"].as_u64() == Some(2), "{v}");
+    ensure!(v["client"]["days_left"].as_i64() <= Some(30), "{v}");
+    must_verify_client_cert(&ca, &cert)?;
+    ensure!(public_key("cert", &cert)? == public_key("key", &d.join("c2.key"))?);
+
+    // The CRL is signed by the current CA and lists revocations under it.
+    let c1 = json(&ep, &["client", "revoke", "c1", "--yes"]);
+    let serial = c1["client"]["serial"]
+        .as_str()
+        .context("serial")?
+        .to_string();
+    let old_serial = revoked["client"]["serial"].as_str().context("serial")?;
+    let crl = d.join("crl.pem");
+    ok(&ep, &["client", "crl", "--out", s(&crl)]);
+    let text = openssl(&["crl", "-in", s(&crl), "-noout", "-text", "-CAfile", s(&ca)])?;
+    ensure!(text.contains("verify OK"), "{text}");
+    ensure!(text.contains(&serial), "the CRL must list {serial}: {text}");
+    ensure!(!text.contains(old_serial), "{text}");
+    let (pem, _) = ok(&ep, &["client", "crl"]);
+    ensure!(pem.starts_with("-----BEGIN X509 CRL-----"), "{pem}");
+    let der = d.join("crl.der");
+    ok(&ep, &["client", "crl", "--der", "--out", s(&der)]);
+    let text = openssl(&["crl", "-inform", "DER", "-in", s(&der), "-noout", "-text"])?;
+    ensure!(text.contains(&serial), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_listings_page_and_filter_by_user() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+    let mut all = BTreeSet::new();
+    for i in 0..25 {
+        let id = format!("dev{i:02}");
+        let user = if i % 2 == 0 { "alice" } else { "bob" };
+        must_provision(&ep, dir.path(), &id, user);
+        all.insert(id);
+    }
+
+    let (out, err) = ok(&ep, &["client", "list", "--limit", "10", "-o", "json"]);
+    let first: Value = serde_json::from_str(&out)?;
+    ensure!(
+        first["clients"].as_array().map(Vec::len) == Some(10),
+        "{first}"
+    );
+    let token = err
+        .split("--page-token ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .with_context(|| format!("a next page token on stderr: {err}"))?
+        .to_string();
+    let second = json(
+        &ep,
+        &["client", "list", "--limit", "10", "--page-token", &token],
+    );
+    let ids = |v: &Value| -> BTreeSet<String> {
+        v["clients"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    ensure!(ids(&second).len() == 10, "{second}");
+    ensure!(ids(&first).is_disjoint(&ids(&second)), "pages overlap");
+
+    ensure!(ids_in(&ep, &["--limit", "10"]) == all);
+    ensure!(ids_in(&ep, &["--user", "alice", "--limit", "4"]).len() == 13);
+    let (table, _) = ok(&ep, &["client", "list", "--user", "bob", "--limit", "3"]);
+    ensure!(table.contains("dev01") && table.contains("bob"), "{table}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_client_input_is_refused_with_its_code() -> Result<()> {
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+    let key = dir.path().join("k.pem");
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "a/b",
+            "--user",
+            "u",
+            "--key-out",
+            s(&key),
+        ],
+        &["INVALID_ARGUMENT", "id"],
+    );
+    ensure!(!key.exists(), "a refused provisioning writes no key file");
+    must_fail(
+        &ep,
+        &["client", "list", "--state", "bogus"],
+        &[
+            "INVALID_ARGUMENT",
+            "provisioned, invalidated, revoked or expired",
+        ],
+    );
+    must_fail(&ep, &["client", "show", "nobody"], &["NOT_FOUND"]);
+    must_fail(
+        &ep,
+        &["client", "revoke", "nobody", "--yes"],
+        &["NOT_FOUND"],
+    );
+    must_fail(&ep, &["client", "reprovision", "nobody"], &["NOT_FOUND"]);
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "x",
+            "--user",
+            "u",
+            "--key-out",
+            s(&key),
+            "--days",
+            "4000",
+        ],
+        &["INVALID_ARGUMENT"],
+    );
+    // An existing key file is refused before the request: nothing provisioned.
+    let existing = write(dir.path(), "taken.pem", "keep me");
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "y",
+            "--user",
+            "u",
+            "--key-out",
+            s(&existing),
+        ],
+        &["already exists"],
+    );
+    ensure!(std::fs::read_to_string(&existing)? == "keep me");
+    must_fail(&ep, &["client", "show", "y"], &["NOT_FOUND"]);
+    Ok(())
+}

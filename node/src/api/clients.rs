@@ -1,0 +1,254 @@
+//! `mrouter.v1.Clients`: provisioning, revocation, listings and the CRL.
+
+use std::sync::Arc;
+
+use mrouter_proto::v1 as pb;
+use mrouter_proto::v1::clients_server::Clients as ClientsRpc;
+use tonic::{Request, Response, Status};
+
+use super::settings::request_id;
+use super::{cert_status, consistency, to_status};
+use crate::certstore::{key_pem, CertStore, ProvisionInput};
+use crate::domain::{ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin};
+use crate::pki;
+use crate::raft::{Consistency, ReplicaError};
+
+pub struct ClientsApi {
+    store: Arc<CertStore>,
+}
+
+impl ClientsApi {
+    pub fn new(store: Arc<CertStore>) -> Self {
+        Self { store }
+    }
+
+    async fn current_epoch(&self) -> Result<u64, Status> {
+        let (epoch, _) = self
+            .store
+            .client_counts(Consistency::Stale)
+            .await
+            .map_err(cert_status)?;
+        Ok(epoch)
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInfo {
+    let now = now();
+    let fingerprint = pki::inspect(&c.cert_der)
+        .map(|s| s.fingerprint_sha256)
+        .unwrap_or_default();
+    pb::ClientInfo {
+        id: c.id.clone(),
+        user: c.user.clone(),
+        device: c.device.clone().unwrap_or_default(),
+        state: c.state(current_epoch, now).to_string(),
+        serial: c.serial.clone(),
+        not_before: c.not_before,
+        not_after: c.not_after,
+        days_left: (c.not_after - now).div_euclid(86_400),
+        ca_epoch: c.ca_epoch,
+        key_type: c.key_type.clone(),
+        key_origin: match c.key_origin {
+            KeyOrigin::Csr => "csr".into(),
+            KeyOrigin::Server => "server".into(),
+        },
+        provisioned_at_ms: c.provisioned_at_ms,
+        revoked_at_ms: c.revoked.as_ref().map_or(0, |r| r.at_ms),
+        revoked_reason: c
+            .revoked
+            .as_ref()
+            .map(|r| r.reason.clone())
+            .unwrap_or_default(),
+        fingerprint_sha256: fingerprint,
+    }
+}
+
+fn invalid(e: DomainError) -> Status {
+    to_status(ReplicaError::Domain(e))
+}
+
+#[tonic::async_trait]
+impl ClientsRpc for ClientsApi {
+    async fn provision(
+        &self,
+        request: Request<pb::ProvisionRequest>,
+    ) -> Result<Response<pb::ProvisionReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let input = ProvisionInput {
+            id: req.id,
+            user: req.user,
+            device: (!req.device.is_empty()).then_some(req.device),
+            csr: (!req.csr.is_empty()).then_some(req.csr),
+            key_type: req.key_type,
+            validity_days: req.validity_days,
+            replace: req.replace,
+        };
+        if input.csr.is_some() && !req.p12_password.is_empty() {
+            return Err(Status::invalid_argument(
+                "a PKCS#12 password applies only to a key made here: with a CSR the key stays on the device",
+            ));
+        }
+        let p = self.store.provision(input, id).await.map_err(cert_status)?;
+        let settings = self.store.settings_view().await.map_err(cert_status)?;
+        let (mut key_pem_out, mut p12) = (String::new(), Vec::new());
+        if let Some(key) = &p.key {
+            if req.p12_password.is_empty() {
+                key_pem_out = key_pem(key).to_string();
+            } else {
+                p12 = pki::pkcs12(
+                    key,
+                    &p.client.cert_der,
+                    std::slice::from_ref(&p.ca_cert),
+                    &req.p12_password,
+                )
+                .map_err(|e| cert_status(e.into()))?;
+            }
+        }
+        Ok(Response::new(pb::ProvisionReply {
+            client: Some(client_info(&p.client, p.client.ca_epoch)),
+            cert_pem: pki::to_pem("CERTIFICATE", &p.client.cert_der),
+            ca_pem: pki::to_pem("CERTIFICATE", &p.ca_cert),
+            key_pem: key_pem_out,
+            p12,
+            endpoints: Some(pb::RouterEndpoints {
+                virtual_address: settings
+                    .virtual_address
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                remote_access_fqdn: settings.remote_access_fqdn.unwrap_or_default(),
+                cluster_domain: settings.cluster_domain.unwrap_or_default(),
+            }),
+            log_index: p.log_index,
+            warnings: vec![],
+        }))
+    }
+
+    async fn reprovision(
+        &self,
+        request: Request<pb::ReprovisionRequest>,
+    ) -> Result<Response<pb::ClientReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let (client, log_index) = self
+            .store
+            .reprovision(&req.id, req.validity_days, id)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ClientReply {
+            cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
+            client: Some(client_info(&client, client.ca_epoch)),
+            log_index,
+            warnings: vec![],
+        }))
+    }
+
+    async fn revoke(
+        &self,
+        request: Request<pb::RevokeRequest>,
+    ) -> Result<Response<pb::ClientReply>, Status> {
+        let req = request.into_inner();
+        let id = request_id(&req.request_id).map_err(to_status)?;
+        let (client, log_index) = self
+            .store
+            .revoke(&req.id, &req.reason, id)
+            .await
+            .map_err(cert_status)?;
+        let epoch = self.current_epoch().await?;
+        Ok(Response::new(pb::ClientReply {
+            cert_pem: String::new(),
+            client: Some(client_info(&client, epoch)),
+            log_index,
+            warnings: vec![],
+        }))
+    }
+
+    async fn show(
+        &self,
+        request: Request<pb::ShowClientRequest>,
+    ) -> Result<Response<pb::ClientInfo>, Status> {
+        let req = request.into_inner();
+        let client = self
+            .store
+            .client(&req.id, consistency(req.stale))
+            .await
+            .map_err(cert_status)?
+            .ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
+        let epoch = self.current_epoch().await?;
+        Ok(Response::new(client_info(&client, epoch)))
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListClientsRequest>,
+    ) -> Result<Response<pb::ListClientsReply>, Status> {
+        let req = request.into_inner();
+        let state = if req.state.is_empty() {
+            None
+        } else {
+            Some(req.state.parse::<ClientState>().map_err(invalid)?)
+        };
+        let filter = ClientFilter {
+            state,
+            user: (!req.user.is_empty()).then_some(req.user),
+        };
+        let limit = if req.limit == 0 { 100 } else { req.limit };
+        let after = (!req.page_token.is_empty()).then_some(req.page_token);
+        let page = self
+            .store
+            .list_clients(filter, after, limit, consistency(req.stale))
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ListClientsReply {
+            clients: page
+                .clients
+                .iter()
+                .map(|c| client_info(c, page.current_epoch))
+                .collect(),
+            next_page_token: page.next.unwrap_or_default(),
+            current_epoch: page.current_epoch,
+        }))
+    }
+
+    async fn counts(
+        &self,
+        request: Request<pb::ClientCountsRequest>,
+    ) -> Result<Response<pb::ClientCountsReply>, Status> {
+        let (current, by_epoch) = self
+            .store
+            .client_counts(consistency(request.get_ref().stale))
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(pb::ClientCountsReply {
+            current_epoch: current,
+            invalidated: by_epoch
+                .iter()
+                .filter(|(e, _)| *e < current)
+                .map(|(_, n)| n)
+                .sum(),
+            by_epoch: by_epoch
+                .into_iter()
+                .map(|(epoch, clients)| pb::EpochCount { epoch, clients })
+                .collect(),
+        }))
+    }
+
+    async fn crl(
+        &self,
+        _request: Request<pb::CrlRequest>,
+    ) -> Result<Response<pb::CrlReply>, Status> {
+        let (der, revoked) = self.store.crl().await.map_err(cert_status)?;
+        Ok(Response::new(pb::CrlReply {
+            pem: pki::to_pem("X509 CRL", &der),
+            der: der.to_vec(),
+            revoked: revoked as u64,
+        }))
+    }
+}
