@@ -23,6 +23,10 @@ pub struct ClusterOptions {
     pub nodes: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: u64,
+    /// Start each node's local and remote client listeners (on free ports).
+    pub listeners: bool,
+    /// Ports of the virtual local and remote listeners (opened by the leader).
+    pub virtual_ports: Option<(u16, u16)>,
 }
 
 impl Default for ClusterOptions {
@@ -32,6 +36,8 @@ impl Default for ClusterOptions {
             nodes: 3,
             heartbeat_ms: 50,
             election_timeout_ms: 300,
+            listeners: false,
+            virtual_ports: None,
         }
     }
 }
@@ -135,14 +141,31 @@ impl Cluster {
         ]
     }
 
-    /// Starts (or restarts, on its old address and data) node `id`.
+    /// Starts (or restarts, on its old addresses and data) node `id`.
     pub fn start_node(&mut self, id: u64) -> Result<SocketAddr> {
-        let args = self.timing_args();
+        let mut args = self.timing_args();
         let root = self.root.path().to_path_buf();
+        let (listeners, virtual_ports) = (self.opts.listeners, self.opts.virtual_ports);
         let node = self
             .nodes
             .entry(id)
             .or_insert_with(|| NodeProc::new(id, &root));
+        if listeners {
+            for kind in ["local", "remote"] {
+                let addr = node
+                    .listener(kind)
+                    .map_or_else(|| "127.0.0.1:0".to_string(), |a| a.to_string());
+                args.extend([format!("--{kind}-listen"), addr]);
+            }
+        }
+        if let Some((local, remote)) = virtual_ports {
+            args.extend([
+                "--virtual-local-port".into(),
+                local.to_string(),
+                "--virtual-remote-port".into(),
+                remote.to_string(),
+            ]);
+        }
         node.start(&self.seal_key_file, &args)
     }
 

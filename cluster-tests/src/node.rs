@@ -1,9 +1,11 @@
 //! One `mrd` process under test.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
@@ -12,6 +14,8 @@ use nix::unistd::Pid;
 
 pub struct NodeProc {
     pub id: u64,
+    /// Client listeners the process reported, by kind (`local`, `remote`, …).
+    listeners: Arc<Mutex<BTreeMap<String, SocketAddr>>>,
     pub addr: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub log: PathBuf,
@@ -23,6 +27,7 @@ impl NodeProc {
     pub fn new(id: u64, root: &Path) -> Self {
         Self {
             id,
+            listeners: Arc::default(),
             addr: None,
             data_dir: root.join(format!("node-{id}")),
             log: root.join(format!("node-{id}.log")),
@@ -64,10 +69,21 @@ impl NodeProc {
             .spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = std::sync::mpsc::channel();
+        let listeners = self.listeners.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("mrd listening on ") {
                     let _ = tx.send(addr.trim().to_string());
+                } else if let Some((kind, addr)) = line
+                    .strip_prefix("mrd ")
+                    .and_then(|l| l.split_once(" listener on "))
+                {
+                    if let Ok(addr) = addr.trim().parse() {
+                        listeners
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(kind.to_string(), addr);
+                    }
                 }
             }
         });
@@ -88,6 +104,15 @@ impl NodeProc {
         self.child = Some(child);
         self.paused = false;
         Ok(addr)
+    }
+
+    /// The address of the node's `kind` listener, as it last reported it.
+    pub fn listener(&self, kind: &str) -> Option<SocketAddr> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(kind)
+            .copied()
     }
 
     pub fn is_running(&self) -> bool {

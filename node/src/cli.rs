@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Run one node.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a local cluster of real nodes on loopback, initialized, ready for mrctl.
     Dev(DevArgs),
     /// Write a new random cluster seal key to FILE (mode 0600). Every node of a

@@ -37,6 +37,18 @@ pub struct RunArgs {
     /// Minimum election timeout in milliseconds (the maximum, and the leader lease, is 1.5x this).
     #[arg(long, env = "MRD_ELECTION_TIMEOUT_MS")]
     pub election_timeout_ms: Option<u64>,
+    /// Address of this node's local (LAN) client listener, mutual TLS with the `local` certificate.
+    #[arg(long, env = "MRD_LOCAL_LISTEN")]
+    pub local_listen: Option<SocketAddr>,
+    /// Address of this node's remote (Secure Remote Access) client listener, with the `remote` certificate.
+    #[arg(long, env = "MRD_REMOTE_LISTEN")]
+    pub remote_listen: Option<SocketAddr>,
+    /// Port of the virtual local listener, opened on the cluster's virtual address while this node leads.
+    #[arg(long, env = "MRD_VIRTUAL_LOCAL_PORT")]
+    pub virtual_local_port: Option<u16>,
+    /// Port of the virtual remote listener, opened on the virtual address while this node leads.
+    #[arg(long, env = "MRD_VIRTUAL_REMOTE_PORT")]
+    pub virtual_remote_port: Option<u16>,
 }
 
 #[derive(Deserialize, Default)]
@@ -49,6 +61,10 @@ struct FileConfig {
     seal_key_file: Option<PathBuf>,
     heartbeat_ms: Option<u64>,
     election_timeout_ms: Option<u64>,
+    local_listen: Option<SocketAddr>,
+    remote_listen: Option<SocketAddr>,
+    virtual_local_port: Option<u16>,
+    virtual_remote_port: Option<u16>,
 }
 
 /// Why a configuration was refused.
@@ -92,6 +108,16 @@ pub struct NodeConfig {
     pub seal_key: SealKey,
     pub heartbeat: Duration,
     pub election_timeout: Duration,
+    pub listeners: ListenerConfig,
+}
+
+/// Where the router's client listeners run (none by default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
+    pub virtual_local_port: Option<u16>,
+    pub virtual_remote_port: Option<u16>,
 }
 
 impl RunArgs {
@@ -161,6 +187,12 @@ impl RunArgs {
             seal_key,
             heartbeat: Duration::from_millis(heartbeat),
             election_timeout: Duration::from_millis(election),
+            listeners: ListenerConfig {
+                local: self.local_listen.or(file.local_listen),
+                remote: self.remote_listen.or(file.remote_listen),
+                virtual_local_port: self.virtual_local_port.or(file.virtual_local_port),
+                virtual_remote_port: self.virtual_remote_port.or(file.virtual_remote_port),
+            },
         })
     }
 }

@@ -31,7 +31,7 @@ pub use bundle::{read_bundle, Bundle, MAX_BUNDLE_BYTES};
 pub use ca_import::{check_ca_import, CaImport};
 pub use chain::verify_signed_by;
 pub use client_cert::{
-    check_client_key, sign_client_cert, sign_crl, RevokedSerial, CLIENT_URI_PREFIX,
+    check_client_key, client_identity, sign_client_cert, sign_crl, RevokedSerial, CLIENT_URI_PREFIX,
 };
 pub use error::PkiError;
 pub use inspect::{inspect, inspect_csr, CsrSummary};

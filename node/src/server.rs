@@ -33,6 +33,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Listen(#[from] crate::tls::ListenError),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -102,6 +104,14 @@ pub async fn run(
 
     let seal = Arc::new(cfg.seal_key);
     let certs = Arc::new(CertStore::new(replica.clone(), seal.clone()));
+    crate::tls::start(
+        cfg.listeners,
+        replica.clone(),
+        seal.clone(),
+        certs.clone(),
+        cfg.election_timeout,
+    )
+    .await?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<ClusterServer<ClusterApi>>().await;

@@ -100,6 +100,7 @@ async fn run_mrd(args: &Args) -> Result<Outcome> {
         nodes: 3,
         heartbeat_ms: args.heartbeat_ms,
         election_timeout_ms: args.election_timeout_ms,
+        ..Default::default()
     };
     let mut c = Cluster::start(opts).await?;
     let ids: Vec<u64> = c.running();

@@ -83,6 +83,7 @@ async fn main() -> Result<()> {
             nodes: 3,
             heartbeat_ms: 30,
             election_timeout_ms: 100,
+            ..Default::default()
         })
         .await?;
         let leader = c.must_have_leader().await?;

@@ -87,6 +87,35 @@ pub fn sign_client_cert(
     )
 }
 
+/// Who a client certificate names: the id from its `urn:mrouter:client:` URI
+/// SAN (or, failing that, its CN) and its serial (hex, as stored).
+pub fn client_identity(cert_der: &[u8]) -> Result<(String, String), PkiError> {
+    let cert = super::cert_facts::parse_certificate(cert_der, "the client certificate")?;
+    let serial = super::inspect::serial_hex(cert.raw_serial());
+    let from_uri = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .and_then(|san| {
+            san.value.general_names.iter().find_map(|n| match n {
+                x509_parser::extensions::GeneralName::URI(u) => {
+                    u.strip_prefix(CLIENT_URI_PREFIX).map(str::to_string)
+                }
+                _ => None,
+            })
+        });
+    let id = match from_uri {
+        Some(id) => id,
+        None => super::name::common_name(cert.subject()).ok_or_else(|| {
+            PkiError::InvalidCertificate {
+                what: "the client certificate".into(),
+                reason: "it names no client (no client URI and no CN)".into(),
+            }
+        })?,
+    };
+    Ok((id, serial))
+}
+
 /// One revoked certificate for the CRL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokedSerial {

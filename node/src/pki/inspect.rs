@@ -136,7 +136,7 @@ fn sans_of(names: &[GeneralName<'_>]) -> Vec<San> {
 }
 
 /// Upper-case hex without leading zero bytes, as `openssl x509 -serial`.
-fn serial_hex(raw: &[u8]) -> String {
+pub(super) fn serial_hex(raw: &[u8]) -> String {
     let start = raw
         .iter()
         .position(|b| *b != 0)

@@ -1,0 +1,332 @@
+//! The router's listeners with real clients (`curl`, `openssl s_client`):
+//! mutual TLS against replicated state at every handshake, TLS 1.3 first and
+//! 1.2 as the floor, and the virtual listeners following the leader.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use cluster_tests::fixtures::TestCa;
+use cluster_tests::{eventually, mrctl, Cluster, ClusterOptions};
+
+fn ok(ep: &str, args: &[&str]) -> String {
+    let (ok, out, err) = mrctl(ep, args);
+    assert!(ok, "mrctl {args:?} failed: {err}");
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// A client's certificate and key files.
+struct ClientFiles {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn provision(ep: &str, dir: &Path, id: &str) -> ClientFiles {
+    let bundle = dir.join(id);
+    ok(
+        ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            id,
+            "--user",
+            "tester",
+            "--bundle",
+            s(&bundle),
+        ],
+    );
+    ClientFiles {
+        cert: bundle.join("client.pem"),
+        key: bundle.join("client.key"),
+    }
+}
+
+/// `curl` over mutual TLS; returns the body on success, `None` when the
+/// connection was refused (curl failed).
+fn curl(addr: SocketAddr, path: &str, ca: &Path, client: Option<&ClientFiles>) -> Option<String> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--fail", "--max-time", "5", "--cacert", s(ca)]);
+    if let Some(c) = client {
+        cmd.args(["--cert", s(&c.cert), "--key", s(&c.key)]);
+    }
+    cmd.arg(format!("https://{addr}{path}"));
+    let out = cmd.output().expect("curl must run");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `openssl s_client` with `version` (e.g. `-tls1_3`); returns its output
+/// and whether the handshake completed.
+fn s_client(addr: SocketAddr, version: &str, ca: &Path, client: &ClientFiles) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            version,
+            "-CAfile",
+            s(ca),
+        ])
+        .args([
+            "-cert",
+            s(&client.cert),
+            "-key",
+            s(&client.key),
+            "-verify_return_error",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl must run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = text.contains("Verify return code: 0 (ok)") && !text.contains("alert");
+    (done, text)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_clients_and_only_they_get_in_everywhere() -> Result<()> {
+    let (vl, vr) = (free_port(), free_port());
+    let mut c = Cluster::start(ClusterOptions {
+        listeners: true,
+        virtual_ports: Some((vl, vr)),
+        ..Default::default()
+    })
+    .await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    // A loopback address of its own stands in for the virtual address.
+    let vip = format!(
+        "127.0.{}.{}",
+        std::process::id() % 200 + 20,
+        free_port() % 200 + 20
+    );
+    ok(
+        &ep,
+        &[
+            "settings",
+            "set",
+            "--cluster-domain",
+            "mr.test",
+            "--virtual-address",
+            &vip,
+            "--mode",
+            "clustered",
+        ],
+    );
+    ok(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Listener CA",
+            "--key",
+            "ecdsa-p256",
+        ],
+    );
+    for id in ["1", "2", "3"] {
+        for slot in ["local", "remote"] {
+            ok(
+                &ep,
+                &[
+                    "cert",
+                    "generate",
+                    "--slot",
+                    slot,
+                    "--node",
+                    id,
+                    "--cn",
+                    "router.mr.test",
+                    "--key",
+                    "ecdsa-p256",
+                    "--activate",
+                ],
+            );
+        }
+    }
+    for slot in ["local-virtual", "remote-virtual"] {
+        ok(
+            &ep,
+            &[
+                "cert",
+                "generate",
+                "--slot",
+                slot,
+                "--cn",
+                "mr.test",
+                "--key",
+                "ecdsa-p256",
+                "--activate",
+            ],
+        );
+    }
+    let ca = dir.path().join("ca.pem");
+    ok(&ep, &["ca", "export", "--out", s(&ca)]);
+    let alice = provision(&ep, dir.path(), "alice");
+    let bob = provision(&ep, dir.path(), "bob");
+
+    let local1 = c
+        .node(1)
+        .listener("local")
+        .context("node 1 local listener")?;
+    let remote2 = c
+        .node(2)
+        .listener("remote")
+        .context("node 2 remote listener")?;
+    // Provisioned: in, and the session names the client, node and slot.
+    let body = eventually(
+        Duration::from_secs(10),
+        "node 1 to apply the setup",
+        || async { Ok(curl(local1, "/v1/session", &ca, Some(&alice))) },
+    )
+    .await?;
+    ensure!(body.contains("\"client_id\":\"alice\""), "{body}");
+    ensure!(
+        body.contains("\"node_id\":1") && body.contains("\"slot\":\"local\""),
+        "{body}"
+    );
+    let body = eventually(
+        Duration::from_secs(10),
+        "node 2 to apply the setup",
+        || async { Ok(curl(remote2, "/v1/session", &ca, Some(&bob))) },
+    )
+    .await?;
+    ensure!(
+        body.contains("\"slot\":\"remote\"") && body.contains("TLSv1_3"),
+        "{body}"
+    );
+    ensure!(
+        curl(local1, "/crl.pem", &ca, Some(&alice)).is_some_and(|b| b.contains("BEGIN X509 CRL"))
+    );
+
+    // No certificate, or one from another CA: refused at the handshake.
+    ensure!(
+        curl(local1, "/healthz", &ca, None).is_none(),
+        "no client certificate must be refused"
+    );
+    let other = TestCa::root("Other CA").leaf(&["alice"], -1, 30);
+    let stranger = ClientFiles {
+        cert: dir.path().join("stranger.pem"),
+        key: dir.path().join("stranger.key"),
+    };
+    std::fs::write(&stranger.cert, &other.cert_pem)?;
+    std::fs::write(&stranger.key, &other.key_pem)?;
+    ensure!(curl(local1, "/v1/session", &ca, Some(&stranger)).is_none());
+
+    // TLS 1.3 is negotiated; TLS 1.1 is refused.
+    let (done, text) = s_client(local1, "-tls1_3", &ca, &alice);
+    ensure!(done && text.contains("TLSv1.3"), "{text}");
+    let (done, text) = s_client(local1, "-tls1_1", &ca, &alice);
+    ensure!(!done, "TLS 1.1 must be refused: {text}");
+
+    // A revocation is enforced by every node at the next handshake.
+    ok(
+        &ep,
+        &["client", "revoke", "bob", "--yes", "--reason", "lost"],
+    );
+    eventually(Duration::from_secs(10), "bob to be refused", || async {
+        Ok(curl(remote2, "/v1/session", &ca, Some(&bob))
+            .is_none()
+            .then_some(()))
+    })
+    .await?;
+    ensure!(curl(remote2, "/v1/session", &ca, Some(&alice)).is_some());
+
+    // The virtual listeners are on the leader; after it is killed, the new
+    // leader serves the same certificate and the client still gets in.
+    let vaddr: SocketAddr = format!("{vip}:{vl}").parse()?;
+    let first = eventually(Duration::from_secs(10), "the virtual listener", || async {
+        Ok(curl(vaddr, "/v1/session", &ca, Some(&alice)))
+    })
+    .await?;
+    ensure!(first.contains("\"slot\":\"local-virtual\""), "{first}");
+    let leader = c.must_have_leader().await?;
+    ensure!(first.contains(&format!("\"node_id\":{leader}")), "{first}");
+    c.kill(leader);
+    let after = eventually(
+        Duration::from_secs(10),
+        "the virtual listener to move",
+        || async {
+            Ok(curl(vaddr, "/v1/session", &ca, Some(&alice))
+                .filter(|b| !b.contains(&format!("\"node_id\":{leader}"))))
+        },
+    )
+    .await?;
+    ensure!(after.contains("\"slot\":\"local-virtual\""), "{after}");
+
+    // A CA replacement invalidates alice until she is re-provisioned (same key).
+    let ep = c.endpoints();
+    ok(
+        &ep,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Second CA",
+            "--key",
+            "ecdsa-p256",
+            "--yes",
+        ],
+    );
+    let ca2 = dir.path().join("ca2.pem");
+    ok(&ep, &["ca", "export", "--out", s(&ca2)]);
+    let running: Vec<u64> = c.running();
+    let node = running[0];
+    let addr = c.node(node).listener("local").context("listener")?;
+    ok(
+        &ep,
+        &[
+            "cert",
+            "generate",
+            "--slot",
+            "local",
+            "--node",
+            &node.to_string(),
+            "--cn",
+            "router.mr.test",
+            "--key",
+            "ecdsa-p256",
+            "--activate",
+        ],
+    );
+    eventually(Duration::from_secs(10), "alice to be refused", || async {
+        Ok(curl(addr, "/v1/session", &ca2, Some(&alice))
+            .is_none()
+            .then_some(()))
+    })
+    .await?;
+    let reissued = dir.path().join("alice2.pem");
+    ok(
+        &ep,
+        &["client", "reprovision", "alice", "--out", s(&reissued)],
+    );
+    let alice2 = ClientFiles {
+        cert: reissued,
+        key: alice.key.clone(),
+    };
+    eventually(
+        Duration::from_secs(10),
+        "re-provisioned alice to get in",
+        || async { Ok(curl(addr, "/v1/session", &ca2, Some(&alice2))) },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The router's listeners on one node: its own `local` and `remote`
+//! listeners, and — while it leads with a quorum — the virtual ones on the
+//! cluster's virtual address. A leader that has not heard from a quorum
+//! within its lease closes the virtual listeners (and their connections), so
+//! two nodes never both serve the virtual address for longer than that.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::async_runtime::WatchReceiver;
+use openraft::Instant as _;
+use rustls::crypto::CryptoProvider;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::client_verifier::ClientVerifier;
+use super::listener::{serve, server_config, ListenerContext};
+use super::slot_resolver::SlotResolver;
+use crate::certstore::CertStore;
+use crate::config::ListenerConfig;
+use crate::domain::{Query, QueryReply, SlotId, SlotKind};
+use crate::pki::SealKey;
+use crate::raft::Replica;
+
+/// How often leadership and the virtual address are checked.
+const VIRTUAL_CHECK: Duration = Duration::from_millis(20);
+
+/// Why a listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("cannot listen on {addr} for the {slot} listener: {source}")]
+    Bind {
+        addr: SocketAddr,
+        slot: SlotKind,
+        source: std::io::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Builds listener configurations for this node's slots.
+#[derive(Clone)]
+struct Factory {
+    replica: Arc<Replica>,
+    seal: Arc<SealKey>,
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<ClientVerifier>,
+    ctx: Arc<ListenerContext>,
+}
+
+impl Factory {
+    async fn bind(&self, kind: SlotKind, addr: SocketAddr) -> Result<JoinHandle<()>, ListenError> {
+        let slot = SlotId::new(kind, self.replica.id());
+        let resolver = Arc::new(SlotResolver::new(
+            self.replica.clone(),
+            self.seal.clone(),
+            slot,
+        ));
+        let config = server_config(self.provider.clone(), resolver, self.verifier.clone())?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ListenError::Bind {
+                addr,
+                slot: kind,
+                source,
+            })?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        // Tests and `mrd dev` read the bound address (the port may be 0).
+        println!("mrd {kind} listener on {bound}");
+        Ok(tokio::spawn(serve(
+            listener,
+            config,
+            slot,
+            self.ctx.clone(),
+        )))
+    }
+}
+
+/// Starts this node's `local` and `remote` listeners now and the virtual
+/// ones whenever it leads; runs until the runtime stops.
+pub async fn start(
+    cfg: ListenerConfig,
+    replica: Arc<Replica>,
+    seal: Arc<SealKey>,
+    certs: Arc<CertStore>,
+    lease: Duration,
+) -> Result<(), ListenError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let factory = Factory {
+        verifier: Arc::new(ClientVerifier::new(replica.clone(), provider.clone())),
+        ctx: Arc::new(ListenerContext {
+            node_id: replica.id(),
+            certs,
+        }),
+        replica,
+        seal,
+        provider,
+    };
+    for (kind, addr) in [(SlotKind::Local, cfg.local), (SlotKind::Remote, cfg.remote)] {
+        if let Some(addr) = addr {
+            // Detached: the node's own listeners live as long as the process.
+            drop(factory.bind(kind, addr).await?);
+        }
+    }
+    let ports: Vec<(SlotKind, u16)> = [
+        (SlotKind::LocalVirtual, cfg.virtual_local_port),
+        (SlotKind::RemoteVirtual, cfg.virtual_remote_port),
+    ]
+    .into_iter()
+    .filter_map(|(k, p)| p.map(|p| (k, p)))
+    .collect();
+    if !ports.is_empty() {
+        tokio::spawn(virtual_listeners(factory, ports, lease));
+    }
+    Ok(())
+}
+
+/// Keeps the virtual listeners open exactly while this node leads with a
+/// fresh quorum acknowledgement, on the virtual address the settings name.
+async fn virtual_listeners(factory: Factory, ports: Vec<(SlotKind, u16)>, lease: Duration) {
+    let mut serving: Option<(IpAddr, Vec<JoinHandle<()>>)> = None;
+    let mut metrics = factory.replica.raft().metrics();
+    loop {
+        let wanted = if leads_with_quorum(&factory.replica, lease) {
+            virtual_address(&factory.replica)
+        } else {
+            None
+        };
+        if serving.as_ref().map(|(ip, _)| *ip) != wanted {
+            if let Some((ip, tasks)) = serving.take() {
+                for t in tasks {
+                    t.abort();
+                }
+                tracing::info!(%ip, "closed the virtual listeners");
+            }
+            if let Some(ip) = wanted {
+                let mut tasks = Vec::new();
+                for (kind, port) in &ports {
+                    match factory.bind(*kind, SocketAddr::new(ip, *port)).await {
+                        Ok(t) => tasks.push(t),
+                        Err(e) => tracing::warn!(error = %e, "virtual listener not open yet"),
+                    }
+                }
+                if tasks.len() == ports.len() {
+                    tracing::info!(%ip, "opened the virtual listeners");
+                    serving = Some((ip, tasks));
+                } else {
+                    for t in tasks {
+                        t.abort();
+                    }
+                }
+            }
+        }
+        // Wake on a leadership change, or poll so the lease is noticed.
+        let _ = tokio::time::timeout(VIRTUAL_CHECK, metrics.changed()).await;
+    }
+}
+
+fn leads_with_quorum(replica: &Replica, lease: Duration) -> bool {
+    let m = replica.raft().metrics().borrow_watched().clone();
+    let alone = m.membership_config.membership().voter_ids().count() == 1;
+    m.current_leader == Some(replica.id())
+        && m.state.is_leader()
+        && (alone || m.last_quorum_acked.is_some_and(|at| at.elapsed() < lease))
+}
+
+fn virtual_address(replica: &Replica) -> Option<IpAddr> {
+    match replica.query_local(&Query::Settings) {
+        Ok(QueryReply::Settings(s)) => s.virtual_address,
+        _ => None,
+    }
+}
