@@ -87,10 +87,19 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 return Err(DevError::PortInUse { port });
             }
+            // Client listeners next to the gRPC port: local at +100, remote at
+            // +200; the virtual ones open on the leader once a virtual address
+            // is set (mrctl settings set --virtual-address 127.0.0.100).
             let text = format!(
-                "node_id = {id}\ndata_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\nseal_key_file = {:?}\n",
+                "node_id = {id}\ndata_dir = {:?}\nlisten = \"127.0.0.1:{port}\"\nseal_key_file = {:?}\n\
+                 local_listen = \"127.0.0.1:{}\"\nremote_listen = \"127.0.0.1:{}\"\n\
+                 virtual_local_port = {}\nvirtual_remote_port = {}\n",
                 node_dir.join("data"),
-                seal_path
+                seal_path,
+                port + 100,
+                port + 200,
+                args.base_port + 442,
+                args.base_port + 443,
             );
             std::fs::write(&config, text).map_err(io_err(&config))?;
         }
