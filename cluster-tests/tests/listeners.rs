@@ -330,3 +330,134 @@ async fn provisioned_clients_and_only_they_get_in_everywhere() -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// The serial of the certificate a new handshake with `addr` is served.
+fn served_serial(addr: SocketAddr, ca: &Path, client: &ClientFiles) -> Result<String> {
+    let (done, text) = s_client(addr, "-tls1_3", ca, client);
+    ensure!(done, "{text}");
+    let begin = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .context("no certificate shown")?;
+    let end = text
+        .find("-----END CERTIFICATE-----")
+        .context("no certificate end")?
+        + 25;
+    let mut child = Command::new("openssl")
+        .args(["x509", "-noout", "-serial"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(text[begin..end].as_bytes())?;
+    let out = child.wait_with_output()?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activation_swaps_the_certificate_without_dropping_connections() -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut c = Cluster::start(ClusterOptions {
+        listeners: true,
+        ..Default::default()
+    })
+    .await?;
+    let ep = c.endpoints();
+    let dir = tempfile::tempdir()?;
+    ok(
+        &ep,
+        &["ca", "generate", "--cn", "Swap CA", "--key", "ecdsa-p256"],
+    );
+    let generate = |ep: &str| {
+        ok(
+            ep,
+            &[
+                "cert",
+                "generate",
+                "--slot",
+                "local",
+                "--node",
+                "1",
+                "--cn",
+                "n1.mr.test",
+                "--key",
+                "ecdsa-p256",
+                "--activate",
+                "-o",
+                "json",
+            ],
+        )
+    };
+    generate(&ep);
+    let ca = dir.path().join("ca.pem");
+    ok(&ep, &["ca", "export", "--out", s(&ca)]);
+    let alice = provision(&ep, dir.path(), "alice");
+    let addr = c.node(1).listener("local").context("listener")?;
+    eventually(
+        Duration::from_secs(10),
+        "node 1 to apply the setup",
+        || async { Ok(curl(addr, "/healthz", &ca, Some(&alice))) },
+    )
+    .await?;
+    let before = served_serial(addr, &ca, &alice)?;
+
+    // One connection, kept open across the activation.
+    let mut conn = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &addr.to_string(),
+            "-CAfile",
+            s(&ca),
+        ])
+        .args(["-cert", s(&alice.cert), "-key", s(&alice.key)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut input = conn.stdin.take().context("stdin")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let output = conn.stdout.take().context("stdout")?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut ask = |what: &str| -> Result<()> {
+        input.write_all(b"GET /v1/session HTTP/1.1\r\nHost: router\r\n\r\n")?;
+        input.flush()?;
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(10))
+                .with_context(|| format!("no answer {what}"))?;
+            if line.contains("\"client_id\":\"alice\"") {
+                return Ok(());
+            }
+        }
+    };
+    ask("before the activation")?;
+    let reply = generate(&ep);
+    ask("on the same connection after the activation")?;
+    drop(input);
+    let _ = conn.kill();
+
+    let after = served_serial(addr, &ca, &alice)?;
+    ensure!(
+        after != before,
+        "a new handshake must get the new certificate"
+    );
+    ensure!(
+        reply.contains(&after),
+        "the new handshake serves the activated certificate ({after}): {reply}"
+    );
+    Ok(())
+}
