@@ -352,7 +352,7 @@ fn served_serial(addr: SocketAddr, ca: &Path, client: &ClientFiles) -> Result<St
         .stdin
         .take()
         .context("stdin")?
-        .write_all(text[begin..end].as_bytes())?;
+        .write_all(&text.as_bytes()[begin..end])?;
     let out = child.wait_with_output()?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .trim()
