@@ -191,6 +191,11 @@ async fn provisioned_clients_and_only_they_get_in_everywhere() -> Result<()> {
         .node(2)
         .listener("remote")
         .context("node 2 remote listener")?;
+    // The bundle tells the client where to connect: every node, and the VIP.
+    let endpoints = std::fs::read_to_string(dir.path().join("alice").join("endpoints.json"))?;
+    ensure!(endpoints.contains(&local1.to_string()), "{endpoints}");
+    ensure!(endpoints.contains(&remote2.to_string()), "{endpoints}");
+    ensure!(endpoints.contains(&format!("{vip}:{vl}")), "{endpoints}");
     // Provisioned: in, and the session names the client, node and slot.
     let body = eventually(
         Duration::from_secs(10),

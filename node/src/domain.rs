@@ -23,7 +23,7 @@ pub use client::{
     KeyOrigin, Revocation,
 };
 pub use clients::MAX_PAGE;
-pub use command::{Command, Proposal, Query, QueryReply, Reply, RequestId};
+pub use command::{Command, NodeEndpoints, Proposal, Query, QueryReply, Reply, RequestId};
 pub use digest::StateDigest;
 pub use error::DomainError;
 pub use installs::virtual_names;

@@ -9,7 +9,9 @@ use tonic::{Request, Response, Status};
 use super::settings::request_id;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{key_pem, CertStore, ProvisionInput};
-use crate::domain::{ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin};
+use crate::domain::{
+    ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints,
+};
 use crate::pki;
 use crate::raft::{Consistency, ReplicaError};
 
@@ -70,6 +72,31 @@ pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInf
     }
 }
 
+/// Where the client connects: every node's listeners, and the virtual ones.
+fn endpoints(settings: crate::domain::Settings, nodes: Vec<NodeEndpoints>) -> pb::RouterEndpoints {
+    let vip = settings.virtual_address;
+    let port = |f: fn(&NodeEndpoints) -> u16| nodes.iter().map(f).find(|p| *p != 0);
+    let at = |p: Option<u16>| match (vip, p) {
+        (Some(ip), Some(p)) => std::net::SocketAddr::new(ip, p).to_string(),
+        _ => String::new(),
+    };
+    pb::RouterEndpoints {
+        virtual_address: vip.map(|a| a.to_string()).unwrap_or_default(),
+        remote_access_fqdn: settings.remote_access_fqdn.unwrap_or_default(),
+        cluster_domain: settings.cluster_domain.unwrap_or_default(),
+        virtual_local: at(port(|n| n.virtual_local_port)),
+        virtual_remote: at(port(|n| n.virtual_remote_port)),
+        nodes: nodes
+            .iter()
+            .map(|n| pb::NodeListeners {
+                node_id: n.node,
+                local: n.local.clone(),
+                remote: n.remote.clone(),
+            })
+            .collect(),
+    }
+}
+
 fn invalid(e: DomainError) -> Status {
     to_status(ReplicaError::Domain(e))
 }
@@ -98,6 +125,7 @@ impl ClientsRpc for ClientsApi {
         }
         let p = self.store.provision(input, id).await.map_err(cert_status)?;
         let settings = self.store.settings_view().await.map_err(cert_status)?;
+        let nodes = self.store.node_endpoints().await.map_err(cert_status)?;
         let (mut key_pem_out, mut p12) = (String::new(), Vec::new());
         if let Some(key) = &p.key {
             if req.p12_password.is_empty() {
@@ -118,14 +146,7 @@ impl ClientsRpc for ClientsApi {
             ca_pem: pki::to_pem("CERTIFICATE", &p.ca_cert),
             key_pem: key_pem_out,
             p12,
-            endpoints: Some(pb::RouterEndpoints {
-                virtual_address: settings
-                    .virtual_address
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-                remote_access_fqdn: settings.remote_access_fqdn.unwrap_or_default(),
-                cluster_domain: settings.cluster_domain.unwrap_or_default(),
-            }),
+            endpoints: Some(endpoints(settings, nodes)),
             log_index: p.log_index,
             warnings: vec![],
         }))

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::{blocking, key_spec, now_s, CertStore, CertStoreError};
 use crate::domain::{
     validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage, ClientRecord,
-    Command, DomainError, KeyOrigin, KeySpec, Query, QueryReply, Reply, RequestId,
+    Command, DomainError, KeyOrigin, KeySpec, NodeEndpoints, Query, QueryReply, Reply, RequestId,
 };
 use crate::pki::{self, PrivateKey};
 use crate::raft::Consistency;
@@ -318,6 +318,18 @@ impl CertStore {
         };
         match self.replica.read(query, consistency).await? {
             QueryReply::Clients(page) => Ok(page),
+            other => Err(super::unexpected(other)),
+        }
+    }
+
+    /// Every node's listener addresses as the nodes reported them.
+    pub async fn node_endpoints(&self) -> Result<Vec<NodeEndpoints>, CertStoreError> {
+        match self
+            .replica
+            .read(Query::NodeEndpoints, Consistency::Stale)
+            .await?
+        {
+            QueryReply::NodeEndpoints(all) => Ok(all),
             other => Err(super::unexpected(other)),
         }
     }

@@ -44,6 +44,16 @@ pub struct Proposal {
     pub command: Command,
 }
 
+/// Where one node's client listeners are, as `host:port` (empty: none).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEndpoints {
+    pub node: u64,
+    pub local: String,
+    pub remote: String,
+    pub virtual_local_port: u16,
+    pub virtual_remote_port: u16,
+}
+
 /// A change to the replicated state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -79,6 +89,8 @@ pub enum Command {
     },
     /// Revoke a client: its certificate is refused from now on and listed in the CRL.
     RevokeClient { id: String, reason: String },
+    /// A node reports where its client listeners are (clients get the list).
+    SetNodeEndpoints(NodeEndpoints),
     /// Start restoring a saved snapshot into an empty cluster.
     RestoreBegin { records: u64, digest: StateDigest },
     /// Write one batch of restored domain records.
@@ -98,6 +110,7 @@ impl Command {
             Command::ActivateSlot { .. } => "activate-slot",
             Command::ProvisionClient { .. } => "provision-client",
             Command::RevokeClient { .. } => "revoke-client",
+            Command::SetNodeEndpoints(_) => "set-node-endpoints",
             Command::RestoreBegin { .. } => "restore-begin",
             Command::RestoreChunk { .. } => "restore-chunk",
             Command::RestoreFinish { .. } => "restore-finish",
@@ -122,6 +135,8 @@ pub enum Reply {
     Slot(Box<SlotRecord>),
     /// The client after the change.
     Client(Box<ClientRecord>),
+    /// A node's endpoints were recorded.
+    NodeEndpointsSet,
     RestoreStarted,
     RestoreChunkWritten {
         records: u64,
@@ -152,6 +167,7 @@ pub enum Query {
     },
     ClientCounts,
     RevokedClients,
+    NodeEndpoints,
     LookupWrite(RequestId),
 }
 
@@ -170,6 +186,7 @@ pub enum QueryReply {
         ca_epoch: u64,
         clients: Vec<ClientRecord>,
     },
+    NodeEndpoints(Vec<NodeEndpoints>),
     LookupWrite {
         log_index: Option<u64>,
     },

@@ -15,6 +15,7 @@ pub const DOMAIN_PREFIX: &[u8] = b"d/";
 /// never contain `/` (see `validate_client_name`), so the last segment of an
 /// index key is always the client id.
 pub const COUNT_PREFIX: &str = "d/clients/count/";
+pub const NODE_ENDPOINTS_PREFIX: &str = "d/node-endpoints/";
 pub const CLIENT_PREFIX: &str = "d/client/";
 pub const EPOCH_INDEX: &str = "d/cidx/epoch/";
 pub const USER_INDEX: &str = "d/cidx/user/";
@@ -29,6 +30,8 @@ pub enum Key {
     Ca,
     /// One router certificate slot.
     Slot(SlotId),
+    /// Where a node's client listeners are (reported by the node itself).
+    NodeEndpoints(u64),
     /// How many live clients are provisioned under a CA epoch.
     ClientCount(u64),
     /// A provisioned client.
@@ -55,6 +58,7 @@ impl Key {
                 None => format!("d/slot/{}", slot.kind).into_bytes(),
             },
             Key::ClientCount(epoch) => format!("{COUNT_PREFIX}{epoch:016x}").into_bytes(),
+            Key::NodeEndpoints(node) => format!("{NODE_ENDPOINTS_PREFIX}{node:016x}").into_bytes(),
             Key::Client(id) => format!("{CLIENT_PREFIX}{id}").into_bytes(),
             Key::ClientByEpoch(epoch, id) => format!("{EPOCH_INDEX}{epoch:016x}/{id}").into_bytes(),
             Key::ClientByUser(user, id) => format!("{USER_INDEX}{user}/{id}").into_bytes(),

@@ -122,6 +122,10 @@ pub fn apply<V: StateView>(
             replace,
             reprovision,
         } => clients::provision(view, client, *replace, *reprovision)?,
+        Command::SetNodeEndpoints(endpoints) => Ok((
+            Reply::NodeEndpointsSet,
+            vec![put(Key::NodeEndpoints(endpoints.node), endpoints)],
+        )),
         Command::RevokeClient { id, reason } => {
             clients::revoke(view, id, reason, proposal.at_ms, log_index)?
         }
@@ -174,6 +178,19 @@ pub fn query<V: StateView>(
             current_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
             by_epoch: clients::counts(view)?,
         },
+        Query::NodeEndpoints => {
+            let mut all = Vec::new();
+            for (_, v) in view.scan(
+                super::key::NODE_ENDPOINTS_PREFIX.as_bytes(),
+                b"",
+                usize::MAX,
+            )? {
+                if let Ok(e) = serde_json::from_slice(&v) {
+                    all.push(e);
+                }
+            }
+            QueryReply::NodeEndpoints(all)
+        }
         Query::RevokedClients => QueryReply::RevokedClients {
             ca_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
             clients: clients::revoked(view)?,

@@ -19,7 +19,7 @@ use super::listener::{serve, server_config, ListenerContext};
 use super::slot_resolver::SlotResolver;
 use crate::certstore::CertStore;
 use crate::config::ListenerConfig;
-use crate::domain::{Query, QueryReply, SlotId, SlotKind};
+use crate::domain::{Command, NodeEndpoints, Query, QueryReply, SlotId, SlotKind};
 use crate::pki::SealKey;
 use crate::raft::Replica;
 
@@ -50,7 +50,11 @@ struct Factory {
 }
 
 impl Factory {
-    async fn bind(&self, kind: SlotKind, addr: SocketAddr) -> Result<JoinHandle<()>, ListenError> {
+    async fn bind(
+        &self,
+        kind: SlotKind,
+        addr: SocketAddr,
+    ) -> Result<(JoinHandle<()>, SocketAddr), ListenError> {
         let slot = SlotId::new(kind, self.replica.id());
         let resolver = Arc::new(SlotResolver::new(
             self.replica.clone(),
@@ -68,12 +72,8 @@ impl Factory {
         let bound = listener.local_addr().unwrap_or(addr);
         // Tests and `mrd dev` read the bound address (the port may be 0).
         println!("mrd {kind} listener on {bound}");
-        Ok(tokio::spawn(serve(
-            listener,
-            config,
-            slot,
-            self.ctx.clone(),
-        )))
+        let task = tokio::spawn(serve(listener, config, slot, self.ctx.clone()));
+        Ok((task, bound))
     }
 }
 
@@ -97,11 +97,30 @@ pub async fn start(
         seal,
         provider,
     };
+    let mut endpoints = NodeEndpoints {
+        node: factory.replica.id(),
+        virtual_local_port: cfg.virtual_local_port.unwrap_or(0),
+        virtual_remote_port: cfg.virtual_remote_port.unwrap_or(0),
+        ..Default::default()
+    };
     for (kind, addr) in [(SlotKind::Local, cfg.local), (SlotKind::Remote, cfg.remote)] {
         if let Some(addr) = addr {
             // Detached: the node's own listeners live as long as the process.
-            drop(factory.bind(kind, addr).await?);
+            let (_task, bound) = factory.bind(kind, addr).await?;
+            match kind {
+                SlotKind::Local => endpoints.local = bound.to_string(),
+                _ => endpoints.remote = bound.to_string(),
+            }
         }
+    }
+    // A node without listeners has nothing to tell clients (and writes nothing).
+    if endpoints
+        != (NodeEndpoints {
+            node: endpoints.node,
+            ..Default::default()
+        })
+    {
+        tokio::spawn(report_endpoints(factory.replica.clone(), endpoints));
     }
     let ports: Vec<(SlotKind, u16)> = [
         (SlotKind::LocalVirtual, cfg.virtual_local_port),
@@ -138,7 +157,7 @@ async fn virtual_listeners(factory: Factory, ports: Vec<(SlotKind, u16)>, lease:
                 let mut tasks = Vec::new();
                 for (kind, port) in &ports {
                     match factory.bind(*kind, SocketAddr::new(ip, *port)).await {
-                        Ok(t) => tasks.push(t),
+                        Ok((t, _)) => tasks.push(t),
                         Err(e) => tracing::warn!(error = %e, "virtual listener not open yet"),
                     }
                 }
@@ -154,6 +173,30 @@ async fn virtual_listeners(factory: Factory, ports: Vec<(SlotKind, u16)>, lease:
         }
         // Wake on a leadership change, or poll so the lease is noticed.
         let _ = tokio::time::timeout(VIRTUAL_CHECK, metrics.changed()).await;
+    }
+}
+
+/// Records this node's listener addresses in the replicated state (clients
+/// receive them when provisioned), once the cluster can take the write.
+async fn report_endpoints(replica: Arc<Replica>, endpoints: NodeEndpoints) {
+    loop {
+        let recorded = match replica.query_local(&Query::NodeEndpoints) {
+            Ok(QueryReply::NodeEndpoints(all)) => {
+                all.into_iter().find(|e| e.node == endpoints.node)
+            }
+            _ => None,
+        };
+        if recorded.as_ref() == Some(&endpoints) {
+            return;
+        }
+        let member = replica.membership().iter().any(|m| m.id == endpoints.node);
+        if member {
+            let proposal = Replica::proposal(Command::SetNodeEndpoints(endpoints.clone()), None);
+            if replica.write(proposal).await.is_ok() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

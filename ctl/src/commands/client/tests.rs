@@ -189,6 +189,7 @@ fn reply(key_pem: &str, p12: &[u8]) -> ProvisionReply {
             virtual_address: "10.0.0.1".into(),
             remote_access_fqdn: "mr.example.com".into(),
             cluster_domain: "example.com".into(),
+            ..Default::default()
         }),
         log_index: 7,
         warnings: vec![],
