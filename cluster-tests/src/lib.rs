@@ -5,6 +5,7 @@
 
 pub mod bench;
 mod binaries;
+pub mod checks;
 mod cluster;
 pub mod etcd;
 pub mod fixtures;

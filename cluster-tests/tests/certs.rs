@@ -3,56 +3,16 @@
 //! node, interoperability with the `openssl` CLI, and no private key at rest.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use cluster_tests::checks::{
+    mrctl_fails as must_fail, mrctl_json as json, mrctl_ok as ok, openssl, path_str as s,
+    write_file as write,
+};
 use cluster_tests::fixtures::TestCa;
-use cluster_tests::{eventually, mrctl, Cluster, ClusterOptions};
+use cluster_tests::{eventually, Cluster, ClusterOptions};
 use serde_json::Value;
-
-/// `mrctl` must succeed; returns stdout (stderr is returned for warnings).
-fn ok(ep: &str, args: &[&str]) -> (String, String) {
-    let (ok, out, err) = mrctl(ep, args);
-    assert!(ok, "mrctl {args:?} failed: {err}");
-    (out, err)
-}
-
-fn json(ep: &str, args: &[&str]) -> Value {
-    let mut full = args.to_vec();
-    full.extend(["-o", "json"]);
-    let (out, _) = ok(ep, &full);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("mrctl {args:?}: {e}: {out}"))
-}
-
-fn must_fail(ep: &str, args: &[&str], expect: &[&str]) -> String {
-    let (ok, out, err) = mrctl(ep, args);
-    assert!(!ok, "mrctl {args:?} succeeded: {out}");
-    for e in expect {
-        assert!(err.contains(e), "mrctl {args:?}: expected {e:?} in {err:?}");
-    }
-    err
-}
-
-fn openssl(args: &[&str]) -> Result<String> {
-    let out = Command::new("openssl").args(args).output()?;
-    ensure!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).expect("writing a test file must work");
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("test paths are UTF-8")
-}
 
 /// The slot as node `id` has applied it (stale read: no leader involved).
 fn slot_on(c: &Cluster, id: u64, slot: &str, node: &str) -> Value {

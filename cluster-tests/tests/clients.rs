@@ -6,60 +6,14 @@
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
+use cluster_tests::checks::{
+    mrctl_fails as must_fail, mrctl_json as json, mrctl_ok as ok, openssl, path_str as s,
+    write_file as write,
+};
 use cluster_tests::{mrctl, Cluster, ClusterOptions};
 use serde_json::Value;
-
-/// `mrctl` must succeed; returns stdout and stderr.
-fn ok(ep: &str, args: &[&str]) -> (String, String) {
-    let (ok, out, err) = mrctl(ep, args);
-    assert!(ok, "mrctl {args:?} failed: {err}");
-    (out, err)
-}
-
-fn json(ep: &str, args: &[&str]) -> Value {
-    let mut full = args.to_vec();
-    full.extend(["-o", "json"]);
-    let (out, _) = ok(ep, &full);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("mrctl {args:?}: {e}: {out}"))
-}
-
-fn must_fail(ep: &str, args: &[&str], expect: &[&str]) -> String {
-    let (ok, out, err) = mrctl(ep, args);
-    assert!(!ok, "mrctl {args:?} succeeded: {out}");
-    for e in expect {
-        assert!(err.contains(e), "mrctl {args:?}: expected {e:?} in {err:?}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-/// Runs `openssl`; returns stdout followed by stderr (some checks report there).
-fn openssl(args: &[&str]) -> Result<String> {
-    let out = Command::new("openssl").args(args).output()?;
-    ensure!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
-}
-
-fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, content).expect("writing a test file must work");
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("test paths are UTF-8")
-}
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)
