@@ -460,30 +460,42 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 
 /// The encodings a stored key could take: raw DER, its JSON byte-array form
 /// (how records encode bytes), hex and base64-ish PEM body lines.
-fn encodings(window: &[u8]) -> Vec<Vec<u8>> {
+/// The forms 24 bytes at `offset` of `der` take wherever a record could hold
+/// them: raw, a JSON array of numbers, hex, and a slice of the base64 of the
+/// whole value (how records store byte fields; `offset` is a multiple of 3,
+/// so the slice lines up).
+fn encodings(der: &[u8], offset: usize) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let window = &der[offset..offset + 24];
     let json_window = window
         .iter()
         .map(|b| b.to_string())
         .collect::<Vec<_>>()
         .join(",");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let at = offset / 3 * 4;
     vec![
         window.to_vec(),
         json_window.into_bytes(),
         hex::encode(window).into_bytes(),
+        b64.as_bytes()[at..at + 32].to_vec(),
     ]
 }
 
-/// A few 24-byte windows of `key` that hold private bytes only: a PKCS#8 key
-/// also carries its public key, which certificates and CSRs rightly store
-/// in the clear, so windows found in `public` are skipped.
-fn private_windows(key: &[u8], public: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let all: Vec<&[u8]> = key
-        .windows(24)
+/// The forms of a few 24-byte windows of `key` that hold private bytes only:
+/// a PKCS#8 key also carries its public key, which certificates and CSRs
+/// rightly store in the clear, so windows found in `public` are skipped.
+fn private_needles(key: &[u8], public: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let offsets: Vec<usize> = (0..key.len().saturating_sub(24))
         .step_by(12)
-        .filter(|w| !public.iter().any(|p| contains(p, w)))
+        .filter(|o| !public.iter().any(|p| contains(p, &key[*o..*o + 24])))
         .collect();
-    let step = (all.len() / 4).max(1);
-    all.into_iter().step_by(step).map(<[u8]>::to_vec).collect()
+    let step = (offsets.len() / 4).max(1);
+    offsets
+        .into_iter()
+        .step_by(step)
+        .flat_map(|o| encodings(key, o))
+        .collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -638,7 +650,7 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
     // Positive control: the (public) certificate is found in its stored form
     // in the uncompressed files — every node's write-ahead log and the
     // backup — so the same search would find an unsealed key there.
-    let cert_forms = encodings(&cert[cert.len() / 2..cert.len() / 2 + 24]);
+    let cert_forms = encodings(&cert, cert.len() / 6 * 3);
     let public: Vec<Vec<u8>> = [&leaf_pem, &ca_pem, &csr_pem]
         .iter()
         .flat_map(|p| pem::parse_many(p.as_str()).unwrap_or_default())
@@ -646,16 +658,16 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
         .map(|p| p.into_contents())
         .chain([std::fs::read(&csr)?])
         .collect();
-    let windows: Vec<Vec<u8>> = keys
+    let needles: Vec<Vec<u8>> = keys
         .iter()
-        .flat_map(|k| private_windows(k, &public))
+        .flat_map(|k| private_needles(k, &public))
         .collect();
-    ensure!(windows.len() >= 9, "each key must yield private windows");
+    ensure!(needles.len() >= 36, "each key must yield private windows");
     let found_in = |pred: &dyn Fn(&Path) -> bool| {
         files
             .iter()
             .filter(|(p, _)| pred(p))
-            .any(|(_, b)| contains(b, &cert_forms[1]))
+            .any(|(_, b)| cert_forms.iter().any(|f| contains(b, f)))
     };
     ensure!(
         found_in(&|p| p == backup.as_path()),
@@ -674,14 +686,12 @@ async fn no_private_key_rests_unsealed_in_data_dirs_or_snapshots() -> Result<()>
             "{} contains PRIVATE KEY",
             path.display()
         );
-        for window in &windows {
-            for form in encodings(window) {
-                ensure!(
-                    !contains(bytes, &form),
-                    "{} contains private key material",
-                    path.display()
-                );
-            }
+        for needle in &needles {
+            ensure!(
+                !contains(bytes, needle),
+                "{} contains private key material",
+                path.display()
+            );
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! hands `apply` a read-only [`StateView`] and persists the [`Change`]s it returns.
 
 mod authority;
+mod base64_bytes;
 mod certificate;
 mod client;
 mod clients;

@@ -14,10 +14,13 @@ use super::certificate::{CertSummary, Origin};
 pub struct CaRecord {
     /// 1 for the first CA, +1 for every replacement.
     pub epoch: u64,
+    #[serde(with = "super::base64_bytes")]
     pub cert_der: Vec<u8>,
     /// Certificates above an imported intermediate CA, issuer first.
+    #[serde(with = "super::base64_bytes::list")]
     pub chain_der: Vec<Vec<u8>>,
     /// The CA private key (PKCS#8) sealed under the cluster seal key.
+    #[serde(with = "super::base64_bytes")]
     pub sealed_key: Vec<u8>,
     pub summary: CertSummary,
     pub origin: Origin,
@@ -37,8 +40,11 @@ impl fmt::Debug for CaRecord {
 /// A CA about to be installed; apply assigns the epoch.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCa {
+    #[serde(with = "super::base64_bytes")]
     pub cert_der: Vec<u8>,
+    #[serde(with = "super::base64_bytes::list")]
     pub chain_der: Vec<Vec<u8>>,
+    #[serde(with = "super::base64_bytes")]
     pub sealed_key: Vec<u8>,
     pub summary: CertSummary,
     pub origin: Origin,

@@ -47,11 +47,13 @@ pub struct ClientRecord {
     pub id: String,
     pub user: String,
     pub device: Option<String>,
+    #[serde(with = "super::base64_bytes")]
     pub cert_der: Vec<u8>,
     /// Hex, upper case, as `openssl x509 -serial` prints it.
     pub serial: String,
     /// The client's public key (SubjectPublicKeyInfo DER): re-provisioning
     /// signs it again under the current CA, so the device keeps its key.
+    #[serde(with = "super::base64_bytes")]
     pub spki_der: Vec<u8>,
     pub key_type: String,
     pub key_origin: KeyOrigin,

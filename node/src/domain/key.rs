@@ -6,7 +6,7 @@ use super::command::RequestId;
 use super::slot::SlotId;
 
 /// Version of the stored record encoding; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Prefix of the keys that hold domain records.
 pub const DOMAIN_PREFIX: &[u8] = b"d/";

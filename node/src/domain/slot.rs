@@ -96,10 +96,13 @@ impl fmt::Display for SlotId {
 /// A certificate installed in a slot, with its chain and sealed key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotCert {
+    #[serde(with = "super::base64_bytes")]
     pub cert_der: Vec<u8>,
     /// Issuer first, upward; without the leaf.
+    #[serde(with = "super::base64_bytes::list")]
     pub chain_der: Vec<Vec<u8>>,
     /// The private key (PKCS#8) sealed under the cluster seal key.
+    #[serde(with = "super::base64_bytes")]
     pub sealed_key: Vec<u8>,
     pub summary: CertSummary,
     pub origin: Origin,
@@ -122,7 +125,9 @@ impl fmt::Debug for SlotCert {
 /// The slot's certificate signing request and its sealed key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotCsr {
+    #[serde(with = "super::base64_bytes")]
     pub csr_der: Vec<u8>,
+    #[serde(with = "super::base64_bytes")]
     pub sealed_key: Vec<u8>,
     pub subject: String,
     pub sans: Vec<San>,
