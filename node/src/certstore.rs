@@ -55,6 +55,8 @@ pub struct CertStore {
     replica: Arc<Replica>,
     seal: Arc<SealKey>,
     crl: std::sync::Mutex<Option<clients::CachedCrl>>,
+    /// The CA signer of the last epoch used (unsealed key, parsed once).
+    signer: std::sync::Mutex<Option<(u64, Arc<pki::CaSigner>)>>,
 }
 
 impl CertStore {
@@ -63,6 +65,7 @@ impl CertStore {
             replica,
             seal,
             crl: std::sync::Mutex::new(None),
+            signer: std::sync::Mutex::new(None),
         }
     }
 

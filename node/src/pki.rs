@@ -31,11 +31,12 @@ pub use bundle::{read_bundle, Bundle, MAX_BUNDLE_BYTES};
 pub use ca_import::{check_ca_import, CaImport};
 pub use chain::verify_signed_by;
 pub use client_cert::{
-    check_client_key, client_identity, sign_client_cert, sign_crl, RevokedSerial, CLIENT_URI_PREFIX,
+    check_client_key, client_identity, sign_client_cert, sign_client_cert_with, sign_crl,
+    RevokedSerial, CLIENT_URI_PREFIX,
 };
 pub use error::PkiError;
 pub use inspect::{inspect, inspect_csr, CsrSummary};
-pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pem};
+pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pem, CaSigner};
 pub use pkcs12::pkcs12;
 pub use private_key::PrivateKey;
 pub use seal::{SealError, SealKey};

@@ -54,7 +54,11 @@ pub(super) struct CachedCrl {
 impl CertStore {
     /// The CA for signing: this node's applied copy (the proposal carries its
     /// epoch, and apply refuses a stale one), or a confirmed read when asked.
-    async fn signing_ca(&self, fresh: bool) -> Result<(CaRecord, PrivateKey), CertStoreError> {
+    /// The unsealed, checked signer is kept per epoch.
+    async fn signing_ca(
+        &self,
+        fresh: bool,
+    ) -> Result<(CaRecord, Arc<pki::CaSigner>), CertStoreError> {
         let consistency = if fresh {
             Consistency::Linearizable
         } else {
@@ -65,8 +69,20 @@ impl CertStore {
             .await?
             .ca
             .ok_or(DomainError::NoCa)?;
+        if let Some((epoch, signer)) = self
+            .signer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            if *epoch == ca.epoch {
+                return Ok((ca, signer.clone()));
+            }
+        }
         let key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
-        Ok((ca, key))
+        let signer = Arc::new(pki::CaSigner::new(&ca.cert_der, &key)?);
+        *self.signer.lock().unwrap_or_else(|e| e.into_inner()) = Some((ca.epoch, signer.clone()));
+        Ok((ca, signer))
     }
 
     /// Provisions a client.
@@ -107,9 +123,9 @@ impl CertStore {
         };
         let mut fresh = false;
         loop {
-            let (ca, ca_key) = self.signing_ca(fresh).await?;
+            let (ca, signer) = self.signing_ca(fresh).await?;
             let record = self
-                .sign_client(&ca, ca_key, &input, &spki_der, &key_type, key_origin, days)
+                .sign_client(&ca, signer, &input, &spki_der, &key_type, key_origin, days)
                 .await?;
             let command = Command::ProvisionClient {
                 client: Box::new(record),
@@ -157,7 +173,7 @@ impl CertStore {
     async fn sign_client(
         &self,
         ca: &CaRecord,
-        ca_key: PrivateKey,
+        signer: Arc<pki::CaSigner>,
         input: &ProvisionInput,
         spki_der: &[u8],
         key_type: &str,
@@ -167,12 +183,10 @@ impl CertStore {
         let now = now_s();
         let not_before = now - 3600;
         let not_after = super::within_ca(ca, now + i64::from(days) * 86_400, &mut Vec::new())?;
-        let ca_cert = ca.cert_der.clone();
         let (id, user, spki) = (input.id.clone(), input.user.clone(), spki_der.to_vec());
         let cert = blocking(move || {
-            Ok(pki::sign_client_cert(
-                &ca_cert,
-                &ca_key,
+            Ok(pki::sign_client_cert_with(
+                &signer,
                 &id,
                 &user,
                 &spki,
@@ -223,11 +237,11 @@ impl CertStore {
         };
         let mut fresh = false;
         loop {
-            let (ca, ca_key) = self.signing_ca(fresh).await?;
+            let (ca, signer) = self.signing_ca(fresh).await?;
             let record = self
                 .sign_client(
                     &ca,
-                    ca_key,
+                    signer,
                     &input,
                     &old.spki_der,
                     &old.key_type,
@@ -377,7 +391,12 @@ impl CertStore {
                 }
             }
         }
-        let (ca, ca_key) = self.signing_ca(false).await?;
+        let ca = self
+            .ca_view(Consistency::Stale)
+            .await?
+            .ca
+            .ok_or(DomainError::NoCa)?;
+        let ca_key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
         let list: Vec<pki::RevokedSerial> = revoked
             .iter()
             .filter(|c| c.ca_epoch == ca.epoch)

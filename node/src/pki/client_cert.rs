@@ -13,7 +13,7 @@ use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::error::PkiError;
-use super::issue::{base_params, checked_serial, sign_with_ca};
+use super::issue::{base_params, checked_serial, CaSigner};
 use super::private_key::PrivateKey;
 use crate::domain::Subject;
 
@@ -53,6 +53,22 @@ pub fn sign_client_cert(
     not_after: i64,
     serial: &[u8],
 ) -> Result<Vec<u8>, PkiError> {
+    let signer = CaSigner::new(ca_cert_der, ca_key)?;
+    sign_client_cert_with(
+        &signer, client_id, user, spki_der, not_before, not_after, serial,
+    )
+}
+
+/// [`sign_client_cert`] with a CA loaded once for many certificates.
+pub fn sign_client_cert_with(
+    signer: &CaSigner,
+    client_id: &str,
+    user: &str,
+    spki_der: &[u8],
+    not_before: i64,
+    not_after: i64,
+    serial: &[u8],
+) -> Result<Vec<u8>, PkiError> {
     let subject = Subject {
         country: "US".into(),
         common_name: client_id.to_string(),
@@ -78,13 +94,7 @@ pub fn sign_client_cert(
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
-    sign_with_ca(
-        ca_cert_der,
-        ca_key,
-        &params,
-        spki_der,
-        "sign the client certificate",
-    )
+    signer.sign(&params, spki_der, "sign the client certificate")
 }
 
 /// Who a client certificate names: the id from its `urn:mrouter:client:` URI

@@ -9,6 +9,7 @@ use rcgen::{
 };
 use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::domain::{San, Subject};
 
@@ -101,49 +102,81 @@ pub(super) fn sign_with_ca(
     spki_der: &[u8],
     action: &'static str,
 ) -> Result<Vec<u8>, PkiError> {
-    let ca = parse_certificate(ca_cert_der, "the CA certificate")?;
-    let ca_subject = one_line(ca.subject());
-    if ca.public_key().raw != ca_key.spki_der().as_slice() {
-        return Err(PkiError::CaKeyMismatch {
-            subject: ca_subject,
-        });
+    CaSigner::new(ca_cert_der, ca_key)?.sign(params, spki_der, action)
+}
+
+/// A CA ready to sign: its certificate checked against its key and its name
+/// checked to be reproducible, and the signing key loaded — once, so that a
+/// node issuing many certificates under one CA pays for it once.
+pub struct CaSigner {
+    cert_der: Vec<u8>,
+    subject_raw: Vec<u8>,
+    subject: String,
+    pair: Zeroizing<rcgen::KeyPair>,
+}
+
+impl std::fmt::Debug for CaSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaSigner")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
-    if let Some(reason) = rcgen_copy_problem(ca.subject()) {
-        return Err(PkiError::UnsupportedCaName {
-            subject: ca_subject,
-            reason,
-        });
+}
+
+impl CaSigner {
+    pub fn new(ca_cert_der: &[u8], ca_key: &PrivateKey) -> Result<Self, PkiError> {
+        let ca = parse_certificate(ca_cert_der, "the CA certificate")?;
+        let subject = one_line(ca.subject());
+        if ca.public_key().raw != ca_key.spki_der().as_slice() {
+            return Err(PkiError::CaKeyMismatch { subject });
+        }
+        if let Some(reason) = rcgen_copy_problem(ca.subject()) {
+            return Err(PkiError::UnsupportedCaName { subject, reason });
+        }
+        Ok(Self {
+            cert_der: ca_cert_der.to_vec(),
+            subject_raw: ca.subject().as_raw().to_vec(),
+            subject,
+            pair: ca_key.key_pair()?,
+        })
     }
-    let pair = ca_key.key_pair()?;
-    let issuer =
-        Issuer::from_ca_cert_der(&CertificateDer::from(ca_cert_der), &*pair).map_err(|e| {
-            PkiError::UnsupportedCaName {
-                subject: ca_subject.clone(),
+
+    /// Signs `params` for the public key `spki_der`.
+    pub(super) fn sign(
+        &self,
+        params: &CertificateParams,
+        spki_der: &[u8],
+        action: &'static str,
+    ) -> Result<Vec<u8>, PkiError> {
+        let issuer =
+            Issuer::from_ca_cert_der(&CertificateDer::from(self.cert_der.as_slice()), &*self.pair)
+                .map_err(|e| PkiError::UnsupportedCaName {
+                    subject: self.subject.clone(),
+                    reason: e.to_string(),
+                })?;
+        let public =
+            rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| PkiError::Signing {
+                action: "read the subject public key",
                 reason: e.to_string(),
-            }
-        })?;
-    let public =
-        rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| PkiError::Signing {
-            action: "read the subject public key",
-            reason: e.to_string(),
-        })?;
-    let cert = params
-        .signed_by(&public, &issuer)
-        .map_err(|e| PkiError::Signing {
-            action,
-            reason: e.to_string(),
-        })?;
-    let der = cert.der().to_vec();
-    // Clients match issuer to CA subject byte for byte; rcgen re-encodes the
-    // name, so make sure nothing was lost.
-    let issued = parse_certificate(&der, "the issued certificate")?;
-    if issued.issuer().as_raw() != ca.subject().as_raw() {
-        return Err(PkiError::UnsupportedCaName {
-            subject: ca_subject,
-            reason: "its encoding cannot be reproduced exactly".into(),
-        });
+            })?;
+        let cert = params
+            .signed_by(&public, &issuer)
+            .map_err(|e| PkiError::Signing {
+                action,
+                reason: e.to_string(),
+            })?;
+        let der = cert.der().to_vec();
+        // Clients match issuer to CA subject byte for byte; rcgen re-encodes
+        // the name, so make sure nothing was lost.
+        let issued = parse_certificate(&der, "the issued certificate")?;
+        if issued.issuer().as_raw() != self.subject_raw.as_slice() {
+            return Err(PkiError::UnsupportedCaName {
+                subject: self.subject.clone(),
+                reason: "its encoding cannot be reproduced exactly".into(),
+            });
+        }
+        Ok(der)
     }
-    Ok(der)
 }
 
 /// A PKCS#10 CSR (DER) for `subject` signed by `key`, with the SANs in an
