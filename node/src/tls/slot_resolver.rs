@@ -44,6 +44,9 @@ pub struct SlotResolver {
     seal: Arc<SealKey>,
     slot: SlotId,
     loaded: Mutex<Option<Loaded>>,
+    /// The fingerprint that last failed to load: not retried (or logged)
+    /// at every handshake.
+    failed: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for SlotResolver {
@@ -61,6 +64,7 @@ impl SlotResolver {
             seal,
             slot,
             loaded: Mutex::new(None),
+            failed: Mutex::new(None),
         }
     }
 
@@ -73,6 +77,11 @@ impl SlotResolver {
                 return Some(l.key.clone());
             }
         }
+        let fingerprint = &active.summary.fingerprint_sha256;
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        if failed.as_ref() == Some(fingerprint) {
+            return loaded.as_ref().map(|l| l.key.clone());
+        }
         match certified_key(&self.seal, &active) {
             Ok(key) => {
                 tracing::info!(slot = %self.slot, serial = %active.summary.serial, "serving a new certificate");
@@ -83,7 +92,8 @@ impl SlotResolver {
                 Some(key)
             }
             Err(e) => {
-                tracing::error!(slot = %self.slot, error = %e, "cannot load the active certificate");
+                tracing::error!(slot = %self.slot, error = %e, "cannot load the active certificate; serving the last good one");
+                *failed = Some(fingerprint.clone());
                 loaded.as_ref().map(|l| l.key.clone())
             }
         }
