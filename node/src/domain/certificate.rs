@@ -80,6 +80,17 @@ pub struct Subject {
     pub common_name: String,
 }
 
+/// ISO 3166-1 alpha-2 country codes (the 249 officially assigned), plus XK,
+/// the user-assigned code in common use for Kosovo. Sorted.
+const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL \
+BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM \
+DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY \
+HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC \
+LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
+NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD \
+SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA \
+UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
+
 /// Longest value X.520 allows for the name attributes we write.
 const MAX_ATTRIBUTE_LEN: usize = 64;
 
@@ -88,7 +99,7 @@ impl Subject {
     /// state). Empty optional fields become `None`.
     pub fn validate(mut self) -> Result<(Subject, Vec<String>), DomainError> {
         let country = self.country.trim().to_ascii_uppercase();
-        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        if country.len() != 2 || !COUNTRY_CODES.split_ascii_whitespace().any(|c| c == country) {
             return Err(DomainError::InvalidCountry {
                 value: self.country,
             });

@@ -242,6 +242,11 @@ fn country_must_be_two_letters() {
     );
     let (s, _) = subject("de", None, "a.example.com").validate().unwrap();
     assert_eq!(s.country, "DE");
+    assert_eq!(
+        subject("ZZ", None, "a.example.com").validate().unwrap_err(),
+        DomainError::InvalidCountry { value: "ZZ".into() },
+        "two letters are not enough: the code must be assigned"
+    );
 }
 
 #[test]
