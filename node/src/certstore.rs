@@ -10,6 +10,7 @@ mod slots;
 
 use std::sync::Arc;
 
+use crate::clock::now_s;
 use crate::domain::{
     CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestId, Settings, SlotId,
     SlotRecord,
@@ -154,14 +155,6 @@ fn unexpected(reply: impl std::fmt::Debug) -> CertStoreError {
     CertStoreError::Replica(ReplicaError::Raft {
         message: format!("unexpected reply {reply:?}"),
     })
-}
-
-/// Current wall-clock time in Unix seconds.
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// Parses a key type, default rsa2048.

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod certstore;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dev;
 pub mod domain;

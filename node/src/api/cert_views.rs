@@ -29,10 +29,7 @@ fn info(
     installed_at_ms: u64,
     chain: &[Vec<u8>],
 ) -> pb::CertificateInfo {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
+    let now = crate::clock::now_s();
     pb::CertificateInfo {
         subject: summary.subject.clone(),
         common_name: summary.common_name.clone().unwrap_or_default(),

@@ -34,15 +34,8 @@ impl ClientsApi {
     }
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInfo {
-    let now = now();
+    let now = crate::clock::now_s();
     let fingerprint = pki::inspect(&c.cert_der)
         .map(|s| s.fingerprint_sha256)
         .unwrap_or_default();

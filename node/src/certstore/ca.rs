@@ -2,7 +2,8 @@
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, now_s, validity, CertStore, CertStoreError};
+use super::{blocking, key_spec, validity, CertStore, CertStoreError};
+use crate::clock::now_s;
 use crate::domain::{
     CaRecord, CaView, CertState, Command, DomainError, NewCa, Origin, Reply, RequestId, SlotId,
     SlotKind, Subject,

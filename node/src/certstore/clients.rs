@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, now_s, CertStore, CertStoreError};
+use super::{blocking, key_spec, CertStore, CertStoreError};
+use crate::clock::{now_ms, now_s};
 use crate::domain::{
     validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage, ClientRecord,
     Command, DomainError, KeyOrigin, KeySpec, NodeEndpoints, Query, QueryReply, Reply, RequestId,
@@ -209,7 +210,7 @@ impl CertStore {
             ca_epoch: ca.epoch,
             not_before,
             not_after,
-            provisioned_at_ms: now_s() as u64 * 1000,
+            provisioned_at_ms: now_ms(),
             revoked: None,
         })
     }

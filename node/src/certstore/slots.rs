@@ -5,7 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, now_s, validity, CertStore, CertStoreError};
+use super::{blocking, key_spec, validity, CertStore, CertStoreError};
+use crate::clock::{now_ms, now_s};
 use crate::domain::{
     virtual_names, CertState, Command, DomainError, Origin, Reply, RequestId, San, Settings,
     SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord, Subject,
@@ -574,11 +575,4 @@ fn list(sans: &[San]) -> String {
         return "none".into();
     }
     sans.iter().map(san_text).collect::<Vec<_>>().join(", ")
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }

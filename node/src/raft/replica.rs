@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::errors::{
@@ -20,6 +20,7 @@ use super::network::{decode, encode, Peers};
 use super::snapshot_file::{SnapshotFileError, SnapshotReader};
 use super::state_machine::{StateMachine, StateReader};
 use super::types::{Raft, TypeConfig};
+use crate::clock::now_ms;
 use crate::domain::{
     self, Command, DomainError, Key, Proposal, Query, QueryReply, Reply, RequestId, StateDigest,
 };
@@ -732,11 +733,4 @@ pub fn validate_addr(addr: &str) -> Result<(), ReplicaError> {
 
 fn random_request_id() -> RequestId {
     RequestId(crate::pki::random_array())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, TryStreamExt};
 use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
@@ -18,6 +17,7 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter};
 use super::store::{cf, StoreError, CF_SM_DATA, CF_SM_META};
 use super::types::TypeConfig;
+use crate::clock::now_ms;
 use crate::domain::{self, CorruptRecord, Key, Reply, StateDigest, StateView, FORMAT_VERSION};
 
 /// A snapshot as a file on disk, so a large state is never held in memory.
@@ -143,13 +143,6 @@ fn decode_opt<T: serde::de::DeserializeOwned>(raw: Option<Vec<u8>>) -> io::Resul
         serde_json::from_slice(&raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     })
     .transpose()
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 /// The state as seen by `apply`: RocksDB plus the changes of the batch so far.
