@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, CertStore, CertStoreError};
+use super::{blocking, key_spec, validity, CertStore, CertStoreError};
 use crate::clock::{now_ms, now_s};
 use crate::domain::{
     validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage, ClientRecord,
@@ -97,7 +97,7 @@ impl CertStore {
         if let Some(d) = &input.device {
             validate_device(d)?;
         }
-        let days = client_days(input.validity_days)?;
+        let window = validity(input.validity_days, CLIENT_DEFAULT_DAYS, CLIENT_MAX_DAYS)?;
         // The client's public key: from its CSR (signature and key checked),
         // or a key made here.
         let (spki_der, key_type, key) = match &input.csr {
@@ -126,7 +126,9 @@ impl CertStore {
         loop {
             let (ca, signer) = self.signing_ca(fresh).await?;
             let record = self
-                .sign_client(&ca, signer, &input, &spki_der, &key_type, key_origin, days)
+                .sign_client(
+                    &ca, signer, &input, &spki_der, &key_type, key_origin, window,
+                )
                 .await?;
             let command = Command::ProvisionClient {
                 client: Box::new(record),
@@ -179,11 +181,9 @@ impl CertStore {
         spki_der: &[u8],
         key_type: &str,
         key_origin: KeyOrigin,
-        days: u32,
+        (not_before, not_after): (i64, i64),
     ) -> Result<ClientRecord, CertStoreError> {
-        let now = now_s();
-        let not_before = now - 3600;
-        let not_after = super::within_ca(ca, now + i64::from(days) * 86_400, &mut Vec::new())?;
+        let not_after = super::within_ca(ca, not_after, &mut Vec::new())?;
         let (id, user, spki) = (input.id.clone(), input.user.clone(), spki_der.to_vec());
         let cert = blocking(move || {
             Ok(pki::sign_client_cert_with(
@@ -222,7 +222,7 @@ impl CertStore {
         validity_days: u32,
         request_id: Option<RequestId>,
     ) -> Result<(ClientRecord, u64), CertStoreError> {
-        let days = client_days(validity_days)?;
+        let window = validity(validity_days, CLIENT_DEFAULT_DAYS, CLIENT_MAX_DAYS)?;
         let old = self
             .client(id, Consistency::Linearizable)
             .await?
@@ -233,7 +233,7 @@ impl CertStore {
             device: old.device.clone(),
             csr: None,
             key_type: String::new(),
-            validity_days: days,
+            validity_days,
             replace: true,
         };
         let mut fresh = false;
@@ -247,7 +247,7 @@ impl CertStore {
                     &old.spki_der,
                     &old.key_type,
                     old.key_origin,
-                    days,
+                    window,
                 )
                 .await?;
             let command = Command::ProvisionClient {
@@ -392,12 +392,7 @@ impl CertStore {
                 }
             }
         }
-        let ca = self
-            .ca_view(Consistency::Stale)
-            .await?
-            .ca
-            .ok_or(DomainError::NoCa)?;
-        let ca_key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
+        let (ca, signer) = self.signing_ca(false).await?;
         let list: Vec<pki::RevokedSerial> = revoked
             .iter()
             .filter(|c| c.ca_epoch == ca.epoch)
@@ -409,11 +404,9 @@ impl CertStore {
             })
             .collect();
         let count = list.len();
-        let ca_cert = ca.cert_der.clone();
         let der = blocking(move || {
             Ok(pki::sign_crl(
-                &ca_cert,
-                &ca_key,
+                &signer,
                 &list,
                 number.max(1),
                 now - 60,
@@ -431,17 +424,6 @@ impl CertStore {
         });
         Ok((der, count))
     }
-}
-
-fn client_days(days: u32) -> Result<u32, CertStoreError> {
-    let days = if days == 0 { CLIENT_DEFAULT_DAYS } else { days };
-    if days > CLIENT_MAX_DAYS {
-        return Err(CertStoreError::InvalidValidity {
-            days,
-            max: CLIENT_MAX_DAYS,
-        });
-    }
-    Ok(days)
 }
 
 /// A CSR given as PEM (`CERTIFICATE REQUEST`) or DER.

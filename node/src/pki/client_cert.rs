@@ -6,10 +6,9 @@
 
 use rcgen::string::Ia5String;
 use rcgen::{
-    CertificateRevocationListParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
+    CertificateRevocationListParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod,
     KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
 };
-use rustls::pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 use super::error::PkiError;
@@ -137,8 +136,7 @@ pub struct RevokedSerial {
 
 /// A CRL (DER) signed by the CA listing `revoked`.
 pub fn sign_crl(
-    ca_cert_der: &[u8],
-    ca_key: &PrivateKey,
+    signer: &CaSigner,
     revoked: &[RevokedSerial],
     crl_number: u64,
     this_update: i64,
@@ -162,14 +160,7 @@ pub fn sign_crl(
             invalidity_date: None,
         });
     }
-    let pair = ca_key.key_pair()?;
-    let issuer =
-        Issuer::from_ca_cert_der(&CertificateDer::from(ca_cert_der), &*pair).map_err(|e| {
-            PkiError::Signing {
-                action: "read the CA for the CRL",
-                reason: e.to_string(),
-            }
-        })?;
+    let issuer = signer.issuer()?;
     let params = CertificateRevocationListParams {
         this_update: time(this_update)?,
         next_update: time(next_update)?,

@@ -141,6 +141,15 @@ impl CaSigner {
         })
     }
 
+    /// The CA as rcgen's issuer (certificates and CRLs).
+    pub(super) fn issuer(&self) -> Result<Issuer<'static, &rcgen::KeyPair>, PkiError> {
+        Issuer::from_ca_cert_der(&CertificateDer::from(self.cert_der.as_slice()), &*self.pair)
+            .map_err(|e| PkiError::UnsupportedCaName {
+                subject: self.subject.clone(),
+                reason: e.to_string(),
+            })
+    }
+
     /// Signs `params` for the public key `spki_der`.
     pub(super) fn sign(
         &self,
@@ -148,12 +157,7 @@ impl CaSigner {
         spki_der: &[u8],
         action: &'static str,
     ) -> Result<Vec<u8>, PkiError> {
-        let issuer =
-            Issuer::from_ca_cert_der(&CertificateDer::from(self.cert_der.as_slice()), &*self.pair)
-                .map_err(|e| PkiError::UnsupportedCaName {
-                    subject: self.subject.clone(),
-                    reason: e.to_string(),
-                })?;
+        let issuer = self.issuer()?;
         let public =
             rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| PkiError::Signing {
                 action: "read the subject public key",

@@ -107,15 +107,8 @@ fn the_crl_lists_revoked_serials_and_verifies_with_openssl() {
             revoked_at: 1_700_000_100,
         },
     ];
-    let crl = sign_crl(
-        &ca_cert,
-        &ca_key,
-        &revoked,
-        42,
-        1_700_000_100,
-        1_700_604_900,
-    )
-    .unwrap();
+    let signer = CaSigner::new(&ca_cert, &ca_key).unwrap();
+    let crl = sign_crl(&signer, &revoked, 42, 1_700_000_100, 1_700_604_900).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     let crl_file = dir.path().join("crl.pem");
