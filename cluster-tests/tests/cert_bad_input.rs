@@ -2,10 +2,10 @@
 //! a clear message, a non-zero exit, and the replicated state unchanged (the
 //! same digest on every node before and after).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use anyhow::{ensure, Result};
+use cluster_tests::checks::{openssl, path_str};
 use cluster_tests::fixtures::TestCa;
 use cluster_tests::{mrctl, Cluster, ClusterOptions};
 
@@ -52,24 +52,8 @@ impl Probe<'_> {
     }
 }
 
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl must run");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn run(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
 }
 
 fn generate<'a>(extra: &[&'a str]) -> Vec<&'a str> {
@@ -245,10 +229,10 @@ async fn bad_certificate_input_is_refused_and_changes_nothing() -> Result<()> {
         "-in",
         &key,
         "-out",
-        p(&enc),
+        path_str(&enc),
         "-passout",
         "pass:correct horse",
-    ]);
+    ])?;
     let cert = b.file("good.pem", &good.cert_pem);
     let args = [
         "cert",
@@ -258,7 +242,7 @@ async fn bad_certificate_input_is_refused_and_changes_nothing() -> Result<()> {
         "--node",
         "1",
         &cert,
-        p(&enc),
+        path_str(&enc),
     ];
     b.refused(&args, &["INVALID_ARGUMENT", "password"]).await?;
 
@@ -271,10 +255,10 @@ async fn bad_certificate_input_is_refused_and_changes_nothing() -> Result<()> {
         "-inkey",
         &key,
         "-out",
-        p(&p12),
+        path_str(&p12),
         "-passout",
         "pass:right",
-    ]);
+    ])?;
     let wrong = b.file("wrong.pass", "wrong\n");
     let args = [
         "cert",
@@ -283,7 +267,7 @@ async fn bad_certificate_input_is_refused_and_changes_nothing() -> Result<()> {
         "local",
         "--node",
         "1",
-        p(&p12),
+        path_str(&p12),
         "--password-file",
         &wrong,
     ];

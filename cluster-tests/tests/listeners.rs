@@ -8,17 +8,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use cluster_tests::checks::{mrctl_ok, path_str as s};
 use cluster_tests::fixtures::TestCa;
-use cluster_tests::{eventually, mrctl, Cluster, ClusterOptions};
+use cluster_tests::{eventually, Cluster, ClusterOptions};
 
+/// `mrctl` must succeed; returns stdout.
 fn ok(ep: &str, args: &[&str]) -> String {
-    let (ok, out, err) = mrctl(ep, args);
-    assert!(ok, "mrctl {args:?} failed: {err}");
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
+    mrctl_ok(ep, args).0
 }
 
 /// A client's certificate and key files.

@@ -18,7 +18,7 @@ use crate::domain::{
 use crate::pki::{self, PkiError, PrivateKey, SealKey};
 use crate::raft::{Consistency, Replica, ReplicaError};
 
-pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport};
+pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport, InstallCa};
 pub use clients::{key_pem, ProvisionInput, Provisioned};
 pub use slots::{CertOptions, CsrOutcome, SlotOutcome, SlotView};
 

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::cert_views::{ca_info, impact, subject};
 use super::settings::request_id;
 use super::{cert_status, consistency, to_status};
-use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa};
+use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa, InstallCa};
 
 pub struct CaApi {
     store: Arc<CertStore>,
@@ -20,6 +20,36 @@ impl CaApi {
     pub fn new(store: Arc<CertStore>) -> Self {
         Self { store }
     }
+}
+
+impl CaApi {
+    async fn install(
+        &self,
+        source: CaSource,
+        how: InstallCa,
+    ) -> Result<Response<pb::CaReply>, Status> {
+        let outcome = self
+            .store
+            .install_ca(source, how)
+            .await
+            .map_err(cert_status)?;
+        Ok(Response::new(reply(outcome)))
+    }
+}
+
+/// The install fields both CA requests carry.
+fn install_options(
+    request_id_bytes: &[u8],
+    dry_run: bool,
+    confirm_invalidate_clients: bool,
+    expected_epoch: Option<u64>,
+) -> Result<InstallCa, Status> {
+    Ok(InstallCa {
+        dry_run,
+        confirm_invalidate_clients,
+        expected_epoch,
+        request_id: request_id(request_id_bytes).map_err(to_status)?,
+    })
 }
 
 fn reply(o: CaOutcome) -> pb::CaReply {
@@ -45,24 +75,18 @@ impl CaRpc for CaApi {
         request: Request<pb::GenerateCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let how = install_options(
+            &req.request_id,
+            req.dry_run,
+            req.confirm_invalidate_clients,
+            req.expected_epoch,
+        )?;
         let source = CaSource::Generate(GenerateCa {
             subject: subject(req.subject),
             key_type: req.key_type,
             validity_days: req.validity_days,
         });
-        let outcome = self
-            .store
-            .install_ca(
-                source,
-                req.dry_run,
-                req.confirm_invalidate_clients,
-                req.expected_epoch,
-                id,
-            )
-            .await
-            .map_err(cert_status)?;
-        Ok(Response::new(reply(outcome)))
+        self.install(source, how).await
     }
 
     async fn import(
@@ -70,23 +94,17 @@ impl CaRpc for CaApi {
         request: Request<pb::ImportCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let how = install_options(
+            &req.request_id,
+            req.dry_run,
+            req.confirm_invalidate_clients,
+            req.expected_epoch,
+        )?;
         let source = CaSource::Import {
             bundle: req.bundle,
             password: password(req.password),
         };
-        let outcome = self
-            .store
-            .install_ca(
-                source,
-                req.dry_run,
-                req.confirm_invalidate_clients,
-                req.expected_epoch,
-                id,
-            )
-            .await
-            .map_err(cert_status)?;
-        Ok(Response::new(reply(outcome)))
+        self.install(source, how).await
     }
 
     async fn show(

@@ -28,6 +28,18 @@ pub enum CaSource {
     },
 }
 
+/// How to install a CA, whichever its source.
+#[derive(Clone, Copy, Debug)]
+pub struct InstallCa {
+    /// Check the input and report the impact; change nothing.
+    pub dry_run: bool,
+    /// Required to replace an existing CA.
+    pub confirm_invalidate_clients: bool,
+    /// The epoch of the CA the caller agreed to replace (refused if it moved).
+    pub expected_epoch: Option<u64>,
+    pub request_id: Option<RequestId>,
+}
+
 /// What replacing the current CA would invalidate.
 #[derive(Clone, Debug, Default)]
 pub struct ImpactReport {
@@ -64,11 +76,14 @@ impl CertStore {
     pub async fn install_ca(
         &self,
         source: CaSource,
-        dry_run: bool,
-        confirm: bool,
-        expected_epoch: Option<u64>,
-        request_id: Option<RequestId>,
+        how: InstallCa,
     ) -> Result<CaOutcome, CertStoreError> {
+        let InstallCa {
+            dry_run,
+            confirm_invalidate_clients: confirm,
+            expected_epoch,
+            request_id,
+        } = how;
         if !dry_run {
             if let Some(log_index) = self.applied_before(request_id).await? {
                 // A retry of an install that went through: report it as done.
