@@ -82,13 +82,15 @@ impl StateMachine {
             None => 0,
         };
         let applied = Arc::new(Mutex::new(AppliedInfo { index, digest }));
-        Ok(Self {
+        let sm = Self {
             db,
             snapshot_dir,
             node_id,
             seal_key_id,
             applied,
-        })
+        };
+        sm.resume_install()?;
+        Ok(sm)
     }
 
     pub fn reader(&self) -> StateReader {
@@ -403,6 +405,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+/// Records written per batch while a snapshot is installed: a large state is
+/// never held in memory as one batch.
+const INSTALL_BATCH_BYTES: usize = 32 << 20;
+
+/// Set (synced) before a snapshot's records are written and removed with the
+/// last batch: a node that stops half-way finds it at start and installs the
+/// same file again rather than serving half a state.
+const INSTALLING: &[u8] = b"installing";
+
 impl StateMachine {
     fn install_file(
         &self,
@@ -416,42 +427,105 @@ impl StateMachine {
                 header.seal_key_id, self.seal_key_id
             )));
         }
-        let data = cf(&self.db, CF_SM_DATA);
-        let sm_meta = cf(&self.db, CF_SM_META);
-        let mut batch = WriteBatch::default();
-        batch.delete_range_cf(data, b"".as_slice(), [0xffu8; 8].as_slice());
-        let mut reader = SnapshotReader::open(path).map_err(io::Error::other)?;
-        reader
-            .for_each_record(|k, v| {
-                batch.put_cf(data, k, v);
-                Ok(())
-            })
-            .map_err(io::Error::other)?;
-        batch.put_cf(
-            sm_meta,
-            b"last_applied",
-            serde_json::to_vec(&meta.last_log_id).map_err(io::Error::other)?,
-        );
-        batch.put_cf(
-            sm_meta,
-            b"last_membership",
-            serde_json::to_vec(&meta.last_membership).map_err(io::Error::other)?,
-        );
-        batch.put_cf(sm_meta, b"digest", header.digest.0);
-        let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(io::Error::other)?;
-
         let index = meta.last_log_id.as_ref().map(|id| id.index()).unwrap_or(0);
         let keep = self.snapshot_dir.join(snapshot_name(index));
         if path != keep {
             std::fs::rename(path, &keep)?;
         }
+        let info = self.write_installed(&keep)?;
         self.prune_snapshots(&keep);
+        Ok(info)
+    }
+
+    /// Replaces the state with the records of the (verified) snapshot file
+    /// `path`, in bounded batches behind the [`INSTALLING`] marker.
+    fn write_installed(&self, path: &Path) -> io::Result<AppliedInfo> {
+        let mut reader = SnapshotReader::open(path).map_err(io::Error::other)?;
+        let header = reader.header.clone();
+        let data = cf(&self.db, CF_SM_DATA);
+        let sm_meta = cf(&self.db, CF_SM_META);
+        let mut synced = rocksdb::WriteOptions::default();
+        synced.set_sync(true);
+
+        let mut begin = WriteBatch::default();
+        begin.put_cf(sm_meta, INSTALLING, path.as_os_str().as_encoded_bytes());
+        for key in [b"last_applied".as_slice(), b"last_membership", b"digest"] {
+            begin.delete_cf(sm_meta, key);
+        }
+        begin.delete_range_cf(data, b"".as_slice(), [0xffu8; 8].as_slice());
+        self.db
+            .write_opt(begin, &synced)
+            .map_err(io::Error::other)?;
+
+        // The records skip the WAL: they are flushed to table files before the
+        // marker goes, and a crash before that redoes the install.
+        let mut unlogged = rocksdb::WriteOptions::default();
+        unlogged.disable_wal(true);
+        let mut batch = WriteBatch::default();
+        reader
+            .for_each_record(|k, v| {
+                batch.put_cf(data, k, v);
+                if batch.size_in_bytes() >= INSTALL_BATCH_BYTES {
+                    let full = std::mem::take(&mut batch);
+                    self.db
+                        .write_opt(full, &unlogged)
+                        .map_err(io::Error::other)?;
+                }
+                Ok(())
+            })
+            .map_err(io::Error::other)?;
+        self.db
+            .write_opt(batch, &unlogged)
+            .map_err(io::Error::other)?;
+        self.db.flush_cf(data).map_err(io::Error::other)?;
+
+        let mut end = WriteBatch::default();
+        // Stored as apply stores it: a log id, absent before the first entry.
+        if let Some(last) = &header.meta.last_log_id {
+            end.put_cf(
+                sm_meta,
+                b"last_applied",
+                serde_json::to_vec(last).map_err(io::Error::other)?,
+            );
+        }
+        end.put_cf(
+            sm_meta,
+            b"last_membership",
+            serde_json::to_vec(&header.meta.last_membership).map_err(io::Error::other)?,
+        );
+        end.put_cf(sm_meta, b"digest", header.digest.0);
+        end.delete_cf(sm_meta, INSTALLING);
+        self.db.write_opt(end, &synced).map_err(io::Error::other)?;
         Ok(AppliedInfo {
-            index,
+            index: header
+                .meta
+                .last_log_id
+                .as_ref()
+                .map(|id| id.index())
+                .unwrap_or(0),
             digest: header.digest,
         })
+    }
+
+    /// Finishes a snapshot install a stop interrupted (see [`INSTALLING`]).
+    fn resume_install(&self) -> Result<(), StoreError> {
+        let meta = cf(&self.db, CF_SM_META);
+        let Some(raw) = self.db.get_cf(meta, INSTALLING)? else {
+            return Ok(());
+        };
+        let path = PathBuf::from(String::from_utf8_lossy(&raw).into_owned());
+        tracing::warn!(snapshot = %path.display(), "a snapshot install was interrupted; installing it again");
+        let corrupt = || StoreError::InterruptedInstall {
+            dir: self.snapshot_dir.clone(),
+            file: path.clone(),
+        };
+        SnapshotReader::verify(&path).map_err(|_| corrupt())?;
+        let info = self.write_installed(&path).map_err(|_| corrupt())?;
+        *self
+            .applied
+            .lock()
+            .expect("applied-info lock must not be poisoned") = info;
+        Ok(())
     }
 }
 

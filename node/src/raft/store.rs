@@ -52,6 +52,8 @@ pub enum StoreError {
         found: u32,
         supported: u32,
     },
+    #[error("a snapshot install in {dir} was interrupted and its file {file} is missing or damaged: wipe this node's data dir and let it rejoin")]
+    InterruptedInstall { dir: PathBuf, file: PathBuf },
     #[error("data dir {dir} holds a damaged {what} record")]
     Corrupt { dir: PathBuf, what: &'static str },
 }

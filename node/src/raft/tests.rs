@@ -4,7 +4,7 @@ use tempfile::TempDir;
 
 use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter};
 use super::*;
-use crate::domain::{Key, StateDigest};
+use crate::domain::{Key, StateDigest, StateView};
 use crate::pki::SealKey;
 
 fn seal() -> SealKey {
@@ -139,4 +139,98 @@ fn a_snapshot_whose_records_do_not_match_its_digest_is_refused() {
         SnapshotReader::verify(&path),
         Err(SnapshotFileError::Digest { .. })
     ));
+}
+
+/// Opens the node's RocksDB directly, as a crash would leave it.
+fn raw_db(dir: &TempDir) -> rocksdb::DB {
+    let opts = rocksdb::Options::default();
+    rocksdb::DB::open_cf(
+        &opts,
+        dir.path().join("db"),
+        [
+            store::CF_META,
+            store::CF_LOGS,
+            store::CF_SM_META,
+            store::CF_SM_DATA,
+        ],
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_large_snapshot_installs_in_batches_and_an_interrupted_install_is_redone_at_start() {
+    use openraft::storage::RaftStateMachine;
+    let files = TempDir::new().unwrap();
+    // 40 records of 1 MiB: more than one install batch.
+    let big = vec![7u8; 1 << 20];
+    let keys: Vec<Vec<u8>> = (0..40)
+        .map(|i| format!("d/big/{i:03}").into_bytes())
+        .collect();
+    let mut records: Vec<(&[u8], &[u8])> = keys
+        .iter()
+        .map(|k| (k.as_slice(), big.as_slice()))
+        .collect();
+    records.push((b"d/small", b"1"));
+    let path = write_file(&files, &records);
+
+    let dir = TempDir::new().unwrap();
+    let (_, mut sm) = open(dir.path(), 1, &seal()).unwrap();
+    let meta = SnapshotReader::read_header(&path).unwrap().meta;
+    sm.install_snapshot(&meta, state_machine::SnapshotData { path })
+        .await
+        .unwrap();
+    let reader = sm.reader();
+    assert_eq!(
+        reader.get(b"d/big/039").unwrap().as_deref(),
+        Some(big.as_slice())
+    );
+    assert_eq!(
+        reader.get(b"d/small").unwrap().as_deref(),
+        Some(b"1".as_slice())
+    );
+    let digest = reader.applied_info().digest;
+    let kept = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "snap"))
+        .expect("the installed snapshot file is kept");
+    drop((sm, reader));
+
+    // A stop half-way: the marker is set and records are missing.
+    let db = raw_db(&dir);
+    let (meta_cf, data_cf) = (
+        db.cf_handle(store::CF_SM_META).unwrap(),
+        db.cf_handle(store::CF_SM_DATA).unwrap(),
+    );
+    db.put_cf(meta_cf, b"installing", kept.as_os_str().as_encoded_bytes())
+        .unwrap();
+    db.delete_cf(data_cf, b"d/small").unwrap();
+    db.delete_cf(meta_cf, b"last_applied").unwrap();
+    drop(db);
+
+    let (_, sm) = open(dir.path(), 1, &seal()).unwrap();
+    let reader = sm.reader();
+    assert_eq!(
+        reader.get(b"d/small").unwrap().as_deref(),
+        Some(b"1".as_slice())
+    );
+    assert_eq!(reader.applied_info().digest, digest);
+    drop((sm, reader));
+    let db = raw_db(&dir);
+    let meta_cf = db.cf_handle(store::CF_SM_META).unwrap();
+    assert_eq!(db.get_cf(meta_cf, b"installing").unwrap(), None);
+
+    // An interrupted install whose file is gone: a clear refusal to start.
+    db.put_cf(meta_cf, b"installing", b"/nonexistent/snap-1.snap")
+        .unwrap();
+    drop(db);
+    let err = open(dir.path(), 1, &seal()).err().expect("must refuse");
+    assert!(
+        matches!(err, StoreError::InterruptedInstall { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("wipe this node's data dir"),
+        "{err}"
+    );
 }
