@@ -2,6 +2,7 @@
 //! machine, the snapshot file format, the tonic transport between nodes, and
 //! the [`Replica`] that routes writes and linearizable reads to the leader.
 
+mod codec;
 mod forward;
 mod log_store;
 mod network;

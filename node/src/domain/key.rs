@@ -5,8 +5,10 @@
 use super::command::RequestId;
 use super::slot::SlotId;
 
-/// Version of the stored record encoding; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the stored encoding (records, log entries, snapshot files);
+/// bumped on incompatible changes. 2: byte fields as base64; 3: Raft log
+/// entries in postcard.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Prefix of the keys that hold domain records.
 pub const DOMAIN_PREFIX: &[u8] = b"d/";

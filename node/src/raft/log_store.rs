@@ -77,7 +77,7 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 fn decode_entry(raw: &[u8]) -> io::Result<EntryOf<TypeConfig>> {
-    serde_json::from_slice(raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    super::codec::from_slice(raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -161,7 +161,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let logs = cf(&self.db, CF_LOGS);
         let mut batch = WriteBatch::default();
         for entry in entries {
-            let raw = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+            let raw = super::codec::to_vec(&entry).map_err(io::Error::other)?;
             batch.put_cf(logs, index_key(entry.index()), raw);
         }
         // Written here so the entries are readable when append returns; durable

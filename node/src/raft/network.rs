@@ -91,12 +91,12 @@ pub struct PeerClient {
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Payload {
     Payload {
-        data: serde_json::to_vec(value).expect("raft messages must serialize"),
+        data: super::codec::to_vec(value).expect("raft messages must serialize"),
     }
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T, String> {
-    serde_json::from_slice(&payload.data).map_err(|e| format!("undecodable payload: {e}"))
+    super::codec::from_slice(&payload.data).map_err(|e| format!("undecodable payload: {e}"))
 }
 
 fn unreachable<E: std::fmt::Display>(e: E) -> RPCError<TypeConfig> {
