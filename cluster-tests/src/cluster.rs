@@ -186,6 +186,11 @@ impl Cluster {
         self.nodes[&id].addr.expect("node must have been started")
     }
 
+    /// Node `id`'s data directory.
+    pub fn node_data_dir(&self, id: u64) -> std::path::PathBuf {
+        self.nodes[&id].data_dir.clone()
+    }
+
     pub fn running(&self) -> Vec<u64> {
         self.nodes
             .values()

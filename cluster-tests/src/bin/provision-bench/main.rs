@@ -6,6 +6,9 @@
 //! the same run, `cfssl serve` signing the same CSRs over HTTP/1.1 keep-alive.
 //! Then the virtual endpoint's recovery: kill -9 the leader and time the
 //! first successful mutual-TLS `GET /v1/session` on the virtual address.
+//! With `--scale N`, the figures of a cluster holding N clients (see `scale`).
+
+mod scale;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -53,6 +56,16 @@ struct Args {
     election_timeout_ms: u64,
     #[arg(long)]
     skip_cfssl: bool,
+    /// Also fill a fresh cluster with this many clients and report its
+    /// figures at that size (RSS, snapshot, restart, listing, failover).
+    #[arg(long, default_value_t = 0)]
+    scale: u64,
+    /// Only the `--scale` study.
+    #[arg(long, requires = "scale")]
+    only_scale: bool,
+    /// Leader kills per failover figure of the `--scale` study.
+    #[arg(long, default_value_t = 5)]
+    scale_failover_trials: usize,
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -510,10 +523,40 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
+    let (mut result, mut details) = if args.only_scale {
+        (BTreeMap::new(), serde_json::json!({}))
+    } else {
+        throughput(&args, &csrs).await?
+    };
+    if args.scale > 0 {
+        let scale = scale::Scale {
+            clients: args.scale,
+            concurrency: args.concurrency.iter().max().copied().unwrap_or(64),
+            failover_trials: args.scale_failover_trials,
+            heartbeat_ms: args.heartbeat_ms,
+            election_timeout_ms: args.election_timeout_ms,
+        };
+        let (keys, more) = scale::run(&scale, &csrs).await?;
+        result.extend(keys);
+        details["scale"] = more;
+    }
+    let keys: BTreeMap<&str, String> = result
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    bench::finish(&keys, args.json.as_deref(), details)
+}
+
+/// Provisioning rates beside cfssl, then the virtual endpoint's recovery:
+/// the RESULT keys and the details.
+async fn throughput(
+    args: &Args,
+    csrs: &Arc<Vec<Csr>>,
+) -> Result<(BTreeMap<String, String>, serde_json::Value)> {
     // cfssl first, with no cluster running beside it.
     let cfssl = !args.skip_cfssl && Cfssl::available();
     let mut levels = if cfssl {
-        run_cfssl(&args, &csrs).await?
+        run_cfssl(args, csrs).await?
     } else {
         eprintln!("cfssl: unavailable (not installed or --skip-cfssl); its keys are 0");
         Vec::new()
@@ -528,7 +571,7 @@ async fn main() -> Result<()> {
         virtual_ports: Some((vl, vr)),
     })
     .await?;
-    levels.extend(run_mrd(&c, &args, &csrs).await?);
+    levels.extend(run_mrd(&c, args, csrs).await?);
 
     let dir = tempfile::tempdir()?;
     let (vaddr, client) = virtual_setup(&c, vl, dir.path()).await?;
@@ -601,13 +644,8 @@ async fn main() -> Result<()> {
     );
     result.insert("virtual_recovery_max_ms".into(), format!("{:.0}", r.max));
     result.insert("seconds".into(), args.seconds.to_string());
-    let keys: BTreeMap<&str, String> = result
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    bench::finish(
-        &keys,
-        args.json.as_deref(),
+    Ok((
+        result,
         serde_json::json!({
             "levels": levels,
             "virtual_recovery_ms": recovery,
@@ -615,5 +653,5 @@ async fn main() -> Result<()> {
             "csrs": args.csrs,
             "trials": args.trials,
         }),
-    )
+    ))
 }
