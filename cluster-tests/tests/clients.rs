@@ -657,3 +657,114 @@ async fn bad_client_input_is_refused_with_its_code() -> Result<()> {
     must_fail(&ep, &["client", "show", "y"], &["NOT_FOUND"]);
     Ok(())
 }
+
+/// Many provisions at once through every node: each node gathers the ones
+/// that arrive together into one Raft entry. Every client lands once; of
+/// two requests for one id, exactly one wins; a request sent twice at once
+/// is applied once; the nodes agree on the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_provisions_through_every_node_each_land_once() -> Result<()> {
+    use mrouter_proto::v1::clients_client::ClientsClient;
+    use mrouter_proto::v1::{ClientCountsRequest, ProvisionRequest};
+
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    ok(
+        &c.endpoints(),
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+    let key = rcgen::KeyPair::generate()?;
+    let csr = rcgen::CertificateParams::default()
+        .serialize_request(&key)?
+        .der()
+        .to_vec();
+    let mut channels = Vec::new();
+    for id in c.running() {
+        channels.push(c.channel(id).await?);
+    }
+    let request = |i: usize, id: String, rid: u8| ProvisionRequest {
+        request_id: vec![
+            rid,
+            (i >> 8) as u8,
+            i as u8,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+        ],
+        id,
+        user: format!("u{}", i % 4),
+        csr: csr.clone(),
+        ..Default::default()
+    };
+    const N: usize = 120;
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let ch = channels[i % channels.len()].clone();
+        let r = request(i, format!("c{i}"), 1);
+        calls.spawn(async move { (i, ClientsClient::new(ch).provision(r).await) });
+    }
+    // Two requests (different request ids) for one new id, on two nodes.
+    for (n, rid) in [(0usize, 2u8), (1, 3)] {
+        let ch = channels[n].clone();
+        let r = request(1000 + n, "contested".into(), rid);
+        calls.spawn(async move { (1000 + n, ClientsClient::new(ch).provision(r).await) });
+    }
+    // One request sent twice at once (same request id), on two nodes.
+    for n in [1usize, 2] {
+        let ch = channels[n].clone();
+        let r = request(2000, "twice".into(), 4);
+        calls.spawn(async move { (2000 + n, ClientsClient::new(ch).provision(r).await) });
+    }
+    let (mut contested, mut twice_serials) = (Vec::new(), BTreeSet::new());
+    while let Some(joined) = calls.join_next().await {
+        let (i, reply) = joined?;
+        match i {
+            1000.. if i < 2000 => contested.push(reply.map(|_| ()).map_err(|s| s.code())),
+            2000.. => {
+                let reply = reply
+                    .with_context(|| "the twice-sent request")?
+                    .into_inner();
+                twice_serials.insert(reply.client.context("client info")?.serial);
+            }
+            _ => {
+                let reply = reply.with_context(|| format!("provisioning c{i}"))?;
+                ensure!(reply
+                    .get_ref()
+                    .client
+                    .as_ref()
+                    .is_some_and(|c| c.id == format!("c{i}")));
+            }
+        }
+    }
+    contested.sort_by_key(|r| r.is_err());
+    ensure!(
+        contested == vec![Ok(()), Err(tonic::Code::AlreadyExists)],
+        "one of two requests for one id must win: {contested:?}"
+    );
+    ensure!(
+        twice_serials.len() == 1,
+        "a request sent twice is applied once: {twice_serials:?}"
+    );
+    let counts = ClientsClient::new(channels[0].clone())
+        .counts(ClientCountsRequest { stale: false })
+        .await?
+        .into_inner();
+    let total: u64 = counts.by_epoch.iter().map(|e| e.clients).sum();
+    ensure!(total == N as u64 + 2, "{counts:?}");
+    let leader = c.must_have_leader().await?;
+    c.must_converge(c.status(leader).await?.last_log_index)
+        .await?;
+    let listed = ids_in(&c.endpoints(), &["--user", "u2"]);
+    ensure!(listed.len() == N / 4, "{listed:?}");
+    Ok(())
+}

@@ -16,7 +16,7 @@ use crate::domain::{
     SlotRecord,
 };
 use crate::pki::{self, PkiError, PrivateKey, SealKey};
-use crate::raft::{Consistency, Replica, ReplicaError};
+use crate::raft::{Batcher, Consistency, Replica, ReplicaError};
 
 pub use ca::{CaOutcome, CaSource, GenerateCa, ImpactReport, InstallCa};
 pub use clients::{key_pem, ProvisionInput, Provisioned};
@@ -58,11 +58,14 @@ pub struct CertStore {
     crl: std::sync::Mutex<Option<clients::CachedCrl>>,
     /// The CA signer of the last epoch used (unsealed key, parsed once).
     signer: std::sync::Mutex<Option<(u64, Arc<pki::CaSigner>)>>,
+    /// Group commit for the per-client writes.
+    batcher: Batcher,
 }
 
 impl CertStore {
     pub fn new(replica: Arc<Replica>, seal: Arc<SealKey>) -> Self {
         Self {
+            batcher: Batcher::start(replica.clone()),
             replica,
             seal,
             crl: std::sync::Mutex::new(None),
@@ -136,8 +139,13 @@ impl CertStore {
         command: Command,
         request_id: Option<RequestId>,
     ) -> Result<(Reply, u64), CertStoreError> {
+        let batchable = command.batchable();
         let proposal: Proposal = Replica::proposal(command, request_id);
-        Ok(self.replica.write(proposal).await?)
+        if batchable {
+            Ok(self.batcher.write(proposal).await?)
+        } else {
+            Ok(self.replica.write(proposal).await?)
+        }
     }
 }
 

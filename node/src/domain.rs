@@ -12,6 +12,7 @@ mod digest;
 mod error;
 mod installs;
 mod key;
+mod layered;
 mod names;
 mod settings;
 mod slot;

@@ -2,6 +2,7 @@
 //! machine, the snapshot file format, the tonic transport between nodes, and
 //! the [`Replica`] that routes writes and linearizable reads to the leader.
 
+mod batcher;
 mod codec;
 mod forward;
 mod log_store;
@@ -13,6 +14,7 @@ mod state_machine;
 mod store;
 mod types;
 
+pub use batcher::Batcher;
 pub use forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, Peers, MAX_MESSAGE};

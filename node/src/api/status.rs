@@ -15,6 +15,7 @@ pub fn to_status(e: ReplicaError) -> Status {
             | DomainError::InvalidIp { .. }
             | DomainError::InvalidMode { .. }
             | DomainError::ForeignRecord
+            | DomainError::NotBatchable { .. }
             | DomainError::WeakKey { .. }
             | DomainError::UnknownKeyType { .. }
             | DomainError::InvalidCountry { .. }

@@ -229,3 +229,124 @@ fn client_ids_are_validated() {
         ));
     }
 }
+
+fn proposal(n: u8, command: Command) -> Proposal {
+    Proposal {
+        request_id: RequestId([n; 16]),
+        at_ms: 1_700_000_000_000 + n as u64,
+        command,
+    }
+}
+
+fn provision_cmd(c: ClientRecord, replace: bool) -> Command {
+    Command::ProvisionClient {
+        client: Box::new(c),
+        replace,
+        reprovision: false,
+    }
+}
+
+#[test]
+fn a_batch_applies_exactly_like_its_proposals_one_by_one() {
+    let mut one_by_one = MemState::default();
+    install_ca(&mut one_by_one, 0);
+    let mut batched = one_by_one.clone();
+    let proposals = vec![
+        proposal(1, provision_cmd(client("a", "u1", 1, 9_999), false)),
+        proposal(2, provision_cmd(client("b", "u1", 1, 9_999), false)),
+        // The same id again: refused, and nothing of it is written.
+        proposal(3, provision_cmd(client("a", "u2", 1, 9_999), false)),
+        proposal(
+            4,
+            Command::RevokeClient {
+                id: "b".into(),
+                reason: "lost".into(),
+            },
+        ),
+        // A retry of the first: applied once.
+        proposal(1, provision_cmd(client("a", "u1", 1, 9_999), false)),
+        proposal(5, provision_cmd(client("a", "u3", 1, 9_999), true)),
+    ];
+    let expected: Vec<Outcome> = proposals
+        .iter()
+        .map(|p| one_by_one.apply_at(p, 7))
+        .collect();
+    let outcome = batched.apply_at(&proposal(9, Command::Batch(proposals)), 7);
+    let Ok(Reply::Batch(outcomes)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(outcomes, expected);
+    assert!(matches!(outcomes[2], Err(DomainError::ClientExists { .. })));
+    assert!(matches!(
+        outcomes[4],
+        Ok(Reply::AlreadyApplied { log_index: 7 })
+    ));
+    assert_eq!(batched.records, one_by_one.records);
+    assert_eq!(batched.digest(), one_by_one.digest());
+    assert_eq!(batched.digest(), batched.recomputed_digest());
+    // a (replaced) counts; b is revoked.
+    assert_eq!(counts(&batched), vec![(1, 1)]);
+
+    // The whole batch again: every proposal reports its earlier application.
+    let before = batched.records.clone();
+    let again = batched.apply_at(
+        &proposal(
+            9,
+            Command::Batch(vec![proposal(
+                2,
+                provision_cmd(client("b", "u1", 1, 9_999), false),
+            )]),
+        ),
+        8,
+    );
+    assert_eq!(
+        again,
+        Ok(Reply::Batch(vec![Ok(Reply::AlreadyApplied {
+            log_index: 7
+        })]))
+    );
+    assert_eq!(batched.records, before);
+}
+
+#[test]
+fn a_batch_refuses_commands_that_may_not_be_batched_and_applies_the_rest() {
+    let mut s = MemState::default();
+    install_ca(&mut s, 0);
+    let ca_before = s.records.get(&Key::Ca.encode()).cloned();
+    let outcome = s.apply_at(
+        &proposal(
+            9,
+            Command::Batch(vec![
+                proposal(1, Command::Batch(vec![])),
+                proposal(2, provision_cmd(client("a", "u1", 1, 9_999), false)),
+                proposal(
+                    3,
+                    Command::InstallCa {
+                        ca: Box::new(NewCa {
+                            cert_der: vec![7],
+                            chain_der: vec![],
+                            sealed_key: vec![1],
+                            summary: super::tests::test_summary(vec![]),
+                            origin: Origin::Generated,
+                        }),
+                        replaces_epoch: 1,
+                        confirm_invalidate_clients: true,
+                    },
+                ),
+            ]),
+        ),
+        5,
+    );
+    let Ok(Reply::Batch(outcomes)) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        matches!(&outcomes[0], Err(DomainError::NotBatchable { command }) if command == "batch")
+    );
+    assert!(matches!(outcomes[1], Ok(Reply::Client(_))));
+    assert!(
+        matches!(&outcomes[2], Err(DomainError::NotBatchable { command }) if command == "install-ca")
+    );
+    assert_eq!(s.records.get(&Key::Ca.encode()).cloned(), ca_before);
+    assert_eq!(counts(&s), vec![(1, 1)]);
+}

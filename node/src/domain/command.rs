@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authority::{CaView, NewCa};
 use super::client::{ClientFilter, ClientPage, ClientRecord};
+use super::error::DomainError;
 use super::settings::{Settings, SettingsPatch};
 use super::slot::{SlotCert, SlotCsr, SlotId, SlotRecord};
 use super::StateDigest;
@@ -97,6 +98,11 @@ pub enum Command {
     RestoreChunk { records: Vec<(Vec<u8>, Vec<u8>)> },
     /// Finish a restore: the state must now match the snapshot's digest.
     RestoreFinish { records: u64, digest: StateDigest },
+    /// Client writes that one node gathered while its previous entries were
+    /// in flight (group commit): applied in order, each with its own request
+    /// id and outcome, exactly as if each were an entry of its own. Only
+    /// [`Command::batchable`] commands.
+    Batch(Vec<Proposal>),
 }
 
 impl Command {
@@ -114,7 +120,17 @@ impl Command {
             Command::RestoreBegin { .. } => "restore-begin",
             Command::RestoreChunk { .. } => "restore-chunk",
             Command::RestoreFinish { .. } => "restore-finish",
+            Command::Batch(_) => "batch",
         }
+    }
+
+    /// Whether the command may travel in a [`Command::Batch`]: the per-client
+    /// writes that come at high rates.
+    pub fn batchable(&self) -> bool {
+        matches!(
+            self,
+            Command::ProvisionClient { .. } | Command::RevokeClient { .. }
+        )
     }
 }
 
@@ -149,6 +165,8 @@ pub enum Reply {
     AlreadyApplied {
         log_index: u64,
     },
+    /// The outcome of each proposal of a [`Command::Batch`], in order.
+    Batch(Vec<Result<Reply, DomainError>>),
 }
 
 /// A read of the replicated state.

@@ -35,6 +35,9 @@ pub enum DomainError {
     /// A different restore is in progress.
     #[error("another restore (digest {in_progress}) is in progress: finish it before starting a new one")]
     OtherRestoreInProgress { in_progress: String },
+    /// A batch held a command that may not be batched (a proposer's bug).
+    #[error("{command} cannot be applied as part of a batch")]
+    NotBatchable { command: String },
     /// A restored record's key is outside the domain key space.
     #[error("the snapshot holds a record outside the domain key space: the file is not an mrouter snapshot")]
     ForeignRecord,

@@ -12,6 +12,7 @@ use super::digest::StateDigest;
 use super::error::DomainError;
 use super::installs;
 use super::key::Key;
+use super::layered::Layered;
 use super::settings::Settings;
 use super::slot::SlotRecord;
 
@@ -67,6 +68,18 @@ struct RestoreMarker {
 /// proposal always give the same outcome and changes. A refused command
 /// changes nothing.
 pub fn apply<V: StateView>(
+    view: &V,
+    proposal: &Proposal,
+    log_index: u64,
+) -> Result<Applied, V::Error> {
+    match &proposal.command {
+        Command::Batch(proposals) => apply_batch(view, proposals, log_index),
+        _ => apply_one(view, proposal, log_index),
+    }
+}
+
+/// Applies a proposal that is not a batch.
+fn apply_one<V: StateView>(
     view: &V,
     proposal: &Proposal,
     log_index: u64,
@@ -132,6 +145,7 @@ pub fn apply<V: StateView>(
         Command::RestoreBegin { records, digest } => restore_begin(view, *records, *digest)?,
         Command::RestoreChunk { records } => restore_chunk(view, records)?,
         Command::RestoreFinish { records, digest } => restore_finish(view, *records, *digest)?,
+        Command::Batch(_) => unreachable!("batches are applied by apply_batch"),
     };
     Ok(match result {
         Ok((reply, mut changes)) => {
@@ -148,6 +162,33 @@ pub fn apply<V: StateView>(
             outcome: Err(e),
             changes: Vec::new(),
         },
+    })
+}
+
+/// Applies each proposal of a batch in order, each seeing the changes of
+/// those before it. The batch itself records nothing: each proposal records
+/// its own request id, so a retried batch re-applies nothing twice.
+fn apply_batch<V: StateView>(
+    view: &V,
+    proposals: &[Proposal],
+    log_index: u64,
+) -> Result<Applied, V::Error> {
+    let mut layered = Layered::new(view);
+    let mut outcomes = Vec::with_capacity(proposals.len());
+    for p in proposals {
+        if !p.command.batchable() {
+            outcomes.push(Err(DomainError::NotBatchable {
+                command: p.command.name().to_string(),
+            }));
+            continue;
+        }
+        let applied = apply_one(&layered, p, log_index)?;
+        layered.extend(applied.changes);
+        outcomes.push(applied.outcome);
+    }
+    Ok(Applied {
+        outcome: Ok(Reply::Batch(outcomes)),
+        changes: layered.into_changes(),
     })
 }
 

@@ -63,8 +63,12 @@ impl MemState {
             at_ms: 1_700_000_000_000 + self.next_index,
             command,
         };
-        let applied =
-            apply(self, &proposal, self.next_index).unwrap_or_else(|e: MemError| match e {});
+        self.apply_at(&proposal, self.next_index)
+    }
+
+    /// Applies `proposal` as the entry at `log_index`, writing its changes.
+    pub(super) fn apply_at(&mut self, proposal: &Proposal, log_index: u64) -> Outcome {
+        let applied = apply(self, proposal, log_index).unwrap_or_else(|e: MemError| match e {});
         for change in applied.changes {
             let old = self.records.get(&change.key).cloned();
             if Key::is_domain(&change.key) {

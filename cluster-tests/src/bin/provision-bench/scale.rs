@@ -1,10 +1,11 @@
 //! `--scale N`: the cluster holding N provisioned clients. A fresh 3-node
 //! cluster is filled through the real provisioning RPC (client CSRs, every
 //! node taking requests), then measured: each node's RSS and data dir, a
-//! snapshot's size and build time, a wiped node rejoining from it (transfer
-//! and install), a killed node's restart to ready, `client list --state
-//! invalidated` after a CA replacement, and leader-kill failover time beside
-//! the same measurement taken on the empty cluster.
+//! snapshot's size and build time, a killed node's restart to ready, a wiped
+//! node replaced by an empty one that catches up from the snapshot (transfer
+//! and install), `client list --state invalidated` after a CA replacement,
+//! and leader-kill failover time beside the same measurement taken on the
+//! empty cluster.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +20,8 @@ use cluster_tests::{Cluster, ClusterOptions};
 use mrouter_proto::v1::clients_client::ClientsClient;
 use mrouter_proto::v1::cluster_client::ClusterClient;
 use mrouter_proto::v1::{
-    ClientCountsRequest, ListClientsRequest, ProvisionRequest, TriggerSnapshotRequest,
+    AddLearnerRequest, ChangeMembershipRequest, ClientCountsRequest, ListClientsRequest, Member,
+    ProvisionRequest, RemoveNodeRequest, TriggerSnapshotRequest,
 };
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
@@ -99,12 +101,12 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
         .iter()
         .find(|id| **id != leader)
         .context("a follower")?;
-    let restart_ms = restart_to_ready(&mut c, follower, false).await?;
+    let restart_ms = restart_to_ready(&mut c, follower).await?;
     eprintln!("scale: node {follower} killed and restarted: ready after {restart_ms:.0} ms");
-    let rejoin_ms = restart_to_ready(&mut c, follower, true).await?;
+    let (new_id, rejoin_ms) = replace_node(&mut c, follower).await?;
     let rejoined_rss = node_rss_mib(&c);
     eprintln!(
-        "scale: node {follower} wiped and restarted: snapshot sent and installed, ready after {rejoin_ms:.0} ms"
+        "scale: node {follower} wiped and replaced by node {new_id}: snapshot sent and installed, ready after {rejoin_ms:.0} ms"
     );
 
     let full_failover = leader_failover(&mut c, s.failover_trials, "full").await?;
@@ -308,20 +310,48 @@ async fn leader_failover(c: &mut Cluster, trials: usize, label: &str) -> Result<
     Ok(out)
 }
 
-/// Kills node `id` (wiping its data when `wipe`) and starts it again; the
-/// milliseconds until it has applied everything the leader had at the kill.
-async fn restart_to_ready(c: &mut Cluster, id: u64, wipe: bool) -> Result<f64> {
+/// Kills node `id` and starts it again; the milliseconds until it has
+/// applied everything the leader had at the kill.
+async fn restart_to_ready(c: &mut Cluster, id: u64) -> Result<f64> {
     let leader = c.must_have_leader().await?;
     let target = c.status(leader).await?.last_log_index;
-    if wipe {
-        c.node(id).wipe()?;
-    } else {
-        c.kill(id);
-    }
+    c.kill(id);
     let started = Instant::now();
     c.start_node(id)?;
     wait_applied(c, id, target, Duration::from_secs(900)).await?;
     Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Replaces node `id` by an empty one, as an operator does after losing a
+/// disk: wipe it, remove it, start a node under a new id and add it; the
+/// milliseconds from its start until it has applied what the leader had
+/// (the snapshot sent and installed, then the log tail). Returns the new id.
+async fn replace_node(c: &mut Cluster, id: u64) -> Result<(u64, f64)> {
+    let leader = c.must_have_leader().await?;
+    let target = c.status(leader).await?.last_log_index;
+    let mut admin = ClusterClient::new(long_channel(c, leader).await?);
+    c.node(id).wipe()?;
+    admin.remove_node(RemoveNodeRequest { id }).await?;
+    let new_id = id + 10;
+    let started = Instant::now();
+    let addr = c.start_node(new_id)?;
+    admin
+        .add_learner(AddLearnerRequest {
+            member: Some(Member {
+                id: new_id,
+                addr: addr.to_string(),
+            }),
+            wait: false,
+        })
+        .await?;
+    wait_applied(c, new_id, target, Duration::from_secs(900)).await?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    admin
+        .change_membership(ChangeMembershipRequest {
+            promote: vec![new_id],
+        })
+        .await?;
+    Ok((new_id, ms))
 }
 
 async fn wait_applied(c: &Cluster, id: u64, index: u64, limit: Duration) -> Result<()> {
