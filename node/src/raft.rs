@@ -10,6 +10,7 @@ mod network;
 mod replica;
 mod service;
 mod snapshot_file;
+pub mod snapshot_policy;
 mod state_machine;
 mod store;
 mod types;

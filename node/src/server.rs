@@ -56,7 +56,8 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, ServeError> {
         election_timeout_max: election * 3 / 2,
         // Snapshot transfers of large states must not be stranded by a purge.
         max_in_snapshot_log_to_keep: 10_000,
-        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
+        // Driven by raft::snapshot_policy (by log bytes against the state size).
+        snapshot_policy: openraft::SnapshotPolicy::Never,
         max_payload_entries: 512,
         install_snapshot_timeout: 10_000,
         ..Default::default()
@@ -90,9 +91,11 @@ pub async fn run(
     let network = NetworkFactory {
         peers: peers.clone(),
     };
+    let log_bytes = log.appended_bytes();
     let raft = raft::Raft::new(cfg.node_id, raft_config, network, log, sm.clone())
         .await
         .map_err(|e| ServeError::Raft(e.to_string()))?;
+    raft::snapshot_policy::spawn(raft.clone(), log_bytes, sm.snapshot_dir().to_path_buf());
     let replica = Arc::new(Replica::new(
         cfg.node_id,
         advertise.clone(),

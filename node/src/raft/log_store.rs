@@ -15,6 +15,7 @@ use openraft::storage::{IOFlushed, RaftLogStorage};
 use openraft::{LogState, OptionalSend, RaftLogReader};
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
+use super::snapshot_policy::LogBytes;
 use super::store::{cf, CF_LOGS, CF_META};
 use super::types::TypeConfig;
 
@@ -23,6 +24,8 @@ use super::types::TypeConfig;
 pub struct LogStore {
     db: Arc<DB>,
     syncer: mpsc::Sender<IOFlushed<TypeConfig>>,
+    /// Bytes of entries appended since the node started (the snapshot policy).
+    appended: LogBytes,
 }
 
 impl LogStore {
@@ -48,7 +51,16 @@ impl LogStore {
                 }
             })
             .expect("spawning the log sync thread must succeed at startup");
-        Self { db, syncer: tx }
+        Self {
+            db,
+            syncer: tx,
+            appended: LogBytes::default(),
+        }
+    }
+
+    /// The running count of bytes appended, for the snapshot policy.
+    pub fn appended_bytes(&self) -> LogBytes {
+        self.appended.clone()
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> io::Result<Option<T>> {
@@ -160,10 +172,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let logs = cf(&self.db, CF_LOGS);
         let mut batch = WriteBatch::default();
+        let mut bytes = 0;
         for entry in entries {
             let raw = super::codec::to_vec(&entry).map_err(io::Error::other)?;
+            bytes += raw.len() as u64;
             batch.put_cf(logs, index_key(entry.index()), raw);
         }
+        self.appended
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
         // Written here so the entries are readable when append returns; durable
         // once the syncer has flushed the WAL and called back.
         self.db.write(batch).map_err(io::Error::other)?;
