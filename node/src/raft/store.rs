@@ -98,15 +98,15 @@ pub fn open(
 
 /// The state's column family: every write checks its request id and reads
 /// the records it replaces, mostly keys that do not exist yet, so a bloom
-/// filter answers those without touching the table files; index and filter
-/// blocks live in a bounded block cache, so memory stays flat as the state
-/// grows to millions of clients.
+/// filter answers those without touching the table files. Index and filter
+/// blocks stay with their open table files (about 2 bytes per record): kept
+/// in the block cache instead, data blocks evict them and every lookup reads
+/// and checksums a filter again (measured: a quarter of the CPU at 350 000
+/// clients).
 fn state_options() -> Options {
     let mut table = rocksdb::BlockBasedOptions::default();
     table.set_bloom_filter(10.0, false);
     table.set_block_cache(&rocksdb::Cache::new_lru_cache(STATE_BLOCK_CACHE));
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut opts = Options::default();
     opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
     opts.set_block_based_table_factory(&table);
