@@ -55,7 +55,8 @@ pub fn to_status(e: ReplicaError) -> Status {
         ReplicaError::NotLeader { .. }
         | ReplicaError::NoLeader { .. }
         | ReplicaError::Unreachable { .. }
-        | ReplicaError::TransferTimeout { .. } => Code::Unavailable,
+        | ReplicaError::TransferTimeout { .. }
+        | ReplicaError::InstallingSnapshot { .. } => Code::Unavailable,
         ReplicaError::Raft { .. } | ReplicaError::Storage { .. } => Code::Internal,
     };
     Status::new(code, e.to_string())

@@ -12,8 +12,12 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::replica::{Replica, ReplicaError};
 use crate::domain::{Command, Proposal, Reply};
 
-/// Proposals per batch at most (bounds an entry's size).
+/// Proposals per batch at most.
 const MAX_BATCH: usize = 256;
+/// Encoded bytes per batch at most: a lagging follower is sent up to
+/// `max_payload_entries` (512) entries in one message, which must stay under
+/// the 64 MiB message limit.
+const MAX_BATCH_BYTES: usize = 64 << 10;
 /// Batches in flight at once from this node.
 const IN_FLIGHT: usize = 2;
 
@@ -57,19 +61,32 @@ fn stopped() -> ReplicaError {
 
 async fn run(replica: Arc<Replica>, mut rx: mpsc::UnboundedReceiver<Waiting>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    // A proposal that did not fit in the previous batch.
+    let mut carried: Option<(Waiting, usize)> = None;
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(first) = rx.recv().await else {
-            return;
+        let (first, mut bytes) = match carried.take() {
+            Some(c) => c,
+            None => match rx.recv().await {
+                Some(w) => {
+                    let size = encoded_len(&w.proposal);
+                    (w, size)
+                }
+                None => return,
+            },
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
+            let Ok(w) = rx.try_recv() else { break };
+            let size = encoded_len(&w.proposal);
+            if bytes + size > MAX_BATCH_BYTES {
+                carried = Some((w, size));
+                break;
             }
+            bytes += size;
+            batch.push(w);
         }
         let replica = replica.clone();
         tokio::spawn(async move {
@@ -77,6 +94,10 @@ async fn run(replica: Arc<Replica>, mut rx: mpsc::UnboundedReceiver<Waiting>) {
             drop(slot);
         });
     }
+}
+
+fn encoded_len(p: &Proposal) -> usize {
+    super::codec::to_vec(p).map_or(MAX_BATCH_BYTES, |v| v.len())
 }
 
 async fn commit(replica: &Replica, mut batch: Vec<Waiting>) {

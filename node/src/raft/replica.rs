@@ -75,6 +75,8 @@ pub enum ReplicaError {
     },
     #[error("snapshot file refused: {reason}")]
     BadSnapshot { reason: String },
+    #[error("node {node_id} is installing a snapshot from the leader: ask another node or retry shortly")]
+    InstallingSnapshot { node_id: u64 },
     #[error("raft: {message}")]
     Raft { message: String },
     #[error("storage: {message}")]
@@ -93,6 +95,9 @@ impl From<SnapshotFileError> for ReplicaError {
         }
     }
 }
+
+/// How long `TriggerSnapshot` waits for a snapshot covering its target.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(300);
 
 fn raft_err<E: std::fmt::Display>(e: E) -> ReplicaError {
     ReplicaError::Raft {
@@ -208,7 +213,17 @@ impl Replica {
     /// Answers from this node's applied state, without the leader (sync:
     /// usable from a TLS handshake).
     pub fn query_local(&self, query: &Query) -> Result<QueryReply, ReplicaError> {
-        Ok(domain::query(&self.reader, query).map_err(storage_err)??)
+        let installing = || ReplicaError::InstallingSnapshot { node_id: self.id };
+        if self.reader.is_installing() {
+            return Err(installing());
+        }
+        Ok(domain::query(&self.reader, query).map_err(|e| {
+            if self.reader.is_installing() {
+                installing()
+            } else {
+                storage_err(e)
+            }
+        })??)
     }
 
     /// Runs `req` on the leader: here if this node leads, else forwarded.
@@ -390,16 +405,26 @@ impl Replica {
                     .as_ref()
                     .map(|id| id.index())
                     .unwrap_or(0);
-                self.raft.trigger().snapshot().await.map_err(raft_err)?;
-                let metrics = self
-                    .raft
-                    .wait(Some(Duration::from_secs(60)))
-                    .metrics(
-                        |m| m.snapshot.as_ref().is_some_and(|id| id.index() >= target),
-                        "snapshot built",
-                    )
-                    .await
-                    .map_err(raft_err)?;
+                // A trigger is ignored while a snapshot is being built (the
+                // policy may have started one): trigger again until one
+                // covers the target.
+                let started = Instant::now();
+                let metrics = loop {
+                    self.raft.trigger().snapshot().await.map_err(raft_err)?;
+                    let built = self
+                        .raft
+                        .wait(Some(Duration::from_secs(5)))
+                        .metrics(
+                            |m| m.snapshot.as_ref().is_some_and(|id| id.index() >= target),
+                            "snapshot built",
+                        )
+                        .await;
+                    match built {
+                        Ok(m) => break m,
+                        Err(_) if started.elapsed() < SNAPSHOT_WAIT => continue,
+                        Err(e) => return Err(raft_err(e)),
+                    }
+                };
                 let index = metrics.snapshot.as_ref().map(|id| id.index()).unwrap_or(0);
                 if *purge_log {
                     self.raft

@@ -138,7 +138,9 @@ impl SnapshotReader {
         let raw = r.read_vec(len as usize)?;
         let header: SnapshotHeader =
             serde_json::from_slice(&raw).map_err(|e| SnapshotFileError::Header(e.to_string()))?;
-        if header.format != crate::domain::FORMAT_VERSION {
+        // Format 3 changed only the log's encoding: snapshot files (backups)
+        // written by format 2 hold the same records.
+        if !(2..=crate::domain::FORMAT_VERSION).contains(&header.format) {
             return Err(SnapshotFileError::Format {
                 found: header.format,
                 supported: crate::domain::FORMAT_VERSION,

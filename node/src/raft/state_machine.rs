@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, TryStreamExt};
@@ -40,6 +42,8 @@ pub struct StateMachine {
     node_id: u64,
     seal_key_id: String,
     applied: Arc<Mutex<AppliedInfo>>,
+    /// Set while a snapshot's records are being written: the state is partial.
+    installing: Arc<AtomicBool>,
 }
 
 /// Read access to the applied state for queries (no Raft involved).
@@ -47,6 +51,7 @@ pub struct StateMachine {
 pub struct StateReader {
     db: Arc<DB>,
     applied: Arc<Mutex<AppliedInfo>>,
+    installing: Arc<AtomicBool>,
 }
 
 impl From<CorruptRecord> for io::Error {
@@ -88,6 +93,7 @@ impl StateMachine {
             node_id,
             seal_key_id,
             applied,
+            installing: Arc::default(),
         };
         sm.resume_install()?;
         Ok(sm)
@@ -97,6 +103,7 @@ impl StateMachine {
         StateReader {
             db: self.db.clone(),
             applied: self.applied.clone(),
+            installing: self.installing.clone(),
         }
     }
 
@@ -124,6 +131,13 @@ impl StateMachine {
                 .map_err(io::Error::other)?,
         )?;
         Ok((last_applied, membership.unwrap_or_default()))
+    }
+
+    /// A state record as written by earlier batches.
+    fn stored(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.db
+            .get_cf(cf(&self.db, CF_SM_DATA), key)
+            .map_err(io::Error::other)
     }
 
     fn prune_snapshots(&self, keep: &Path) {
@@ -217,6 +231,30 @@ impl StateView for Overlay<'_> {
 
 type ScanPage = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Adds one proposal's changes to the batch's pending writes, updating the
+/// digest change by change against the value each replaces — which may be
+/// an earlier change of the same proposal (an index record deleted and
+/// written again): reading every old value first would digest that key
+/// twice. `stored` reads the value before the batch.
+pub(super) fn fold_changes(
+    stored: impl Fn(&[u8]) -> io::Result<Option<Vec<u8>>>,
+    pending: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    digest: &mut StateDigest,
+    changes: Vec<domain::Change>,
+) -> io::Result<()> {
+    for change in changes {
+        if Key::is_domain(&change.key) {
+            let old = match pending.get(&change.key) {
+                Some(value) => value.clone(),
+                None => stored(&change.key)?,
+            };
+            digest.update(&change.key, old.as_deref(), change.value.as_deref());
+        }
+        pending.insert(change.key, change.value);
+    }
+    Ok(())
+}
+
 fn scan_db(db: &DB, prefix: &[u8], from: &[u8], limit: usize) -> io::Result<ScanPage> {
     let iter = db.iterator_cf(
         cf(db, CF_SM_DATA),
@@ -233,16 +271,39 @@ fn scan_db(db: &DB, prefix: &[u8], from: &[u8], limit: usize) -> io::Result<Scan
     Ok(out)
 }
 
+/// What a read gets while the state is being replaced by a snapshot.
+pub const INSTALLING_SNAPSHOT: &str =
+    "this node is installing a snapshot from the leader; ask another node or retry shortly";
+
+impl StateReader {
+    /// Whether a snapshot install is under way (reads would see part of it).
+    pub fn is_installing(&self) -> bool {
+        self.installing.load(Ordering::Acquire)
+    }
+
+    fn whole(&self) -> io::Result<()> {
+        if self.is_installing() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                INSTALLING_SNAPSHOT,
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl StateView for StateReader {
     type Error = io::Error;
 
     fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.whole()?;
         self.db
             .get_cf(cf(&self.db, CF_SM_DATA), key)
             .map_err(io::Error::other)
     }
 
     fn has_domain_records(&self) -> io::Result<bool> {
+        self.whole()?;
         let empty = BTreeMap::new();
         Overlay {
             db: &self.db,
@@ -257,6 +318,7 @@ impl StateView for StateReader {
     }
 
     fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> io::Result<ScanPage> {
+        self.whole()?;
         scan_db(&self.db, prefix, start.max(prefix), limit)
     }
 }
@@ -301,16 +363,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         digest,
                     };
                     let applied = domain::apply(&view, proposal, log_id.index())?;
-                    let mut olds = Vec::with_capacity(applied.changes.len());
-                    for change in &applied.changes {
-                        olds.push(view.get(&change.key)?);
-                    }
-                    for (change, old) in applied.changes.into_iter().zip(olds) {
-                        if Key::is_domain(&change.key) {
-                            digest.update(&change.key, old.as_deref(), change.value.as_deref());
-                        }
-                        pending.insert(change.key, change.value);
-                    }
+                    fold_changes(
+                        |key| self.stored(key),
+                        &mut pending,
+                        &mut digest,
+                        applied.changes,
+                    )?;
                     applied.outcome
                 }
                 EntryPayload::Membership(membership) => {
@@ -442,13 +500,29 @@ impl StateMachine {
     fn write_installed(&self, path: &Path) -> io::Result<AppliedInfo> {
         let mut reader = SnapshotReader::open(path).map_err(io::Error::other)?;
         let header = reader.header.clone();
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("a snapshot path without a file name"))?;
+        self.installing.store(true, Ordering::Release);
+        let info = self.write_records(&mut reader, &header, name)?;
+        // Only a finished install makes the state whole again; after a
+        // failure it stays partial (and refused to readers) until redone.
+        self.installing.store(false, Ordering::Release);
+        Ok(info)
+    }
+
+    fn write_records(
+        &self,
+        reader: &mut SnapshotReader,
+        header: &SnapshotHeader,
+        name: &std::ffi::OsStr,
+    ) -> io::Result<AppliedInfo> {
         let data = cf(&self.db, CF_SM_DATA);
         let sm_meta = cf(&self.db, CF_SM_META);
         let mut synced = rocksdb::WriteOptions::default();
         synced.set_sync(true);
-
         let mut begin = WriteBatch::default();
-        begin.put_cf(sm_meta, INSTALLING, path.as_os_str().as_encoded_bytes());
+        begin.put_cf(sm_meta, INSTALLING, name.as_encoded_bytes());
         for key in [b"last_applied".as_slice(), b"last_membership", b"digest"] {
             begin.delete_cf(sm_meta, key);
         }
@@ -513,7 +587,9 @@ impl StateMachine {
         let Some(raw) = self.db.get_cf(meta, INSTALLING)? else {
             return Ok(());
         };
-        let path = PathBuf::from(String::from_utf8_lossy(&raw).into_owned());
+        // The file's name in the snapshot dir (older markers held a full path,
+        // which join keeps as it is).
+        let path = self.snapshot_dir.join(&*std::ffi::OsString::from_vec(raw));
         tracing::warn!(snapshot = %path.display(), "a snapshot install was interrupted; installing it again");
         let corrupt = || StoreError::InterruptedInstall {
             dir: self.snapshot_dir.clone(),

@@ -40,6 +40,10 @@ pub struct Scale {
 pub type Figures = (BTreeMap<String, String>, serde_json::Value);
 
 pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
+    ensure!(
+        s.failover_trials > 0,
+        "--scale-failover-trials must be at least 1"
+    );
     let (vl, vr) = (crate::free_port()?, crate::free_port()?);
     let mut c = Cluster::start(ClusterOptions {
         nodes: 3,
@@ -83,6 +87,8 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
     eprintln!("scale: RSS per node {rss:.0?} MiB; data dir per node {data_mib:.0?} MiB");
 
     let leader = c.must_have_leader().await?;
+    // A snapshot the node's own policy started must not be timed as ours.
+    wait_snapshots_quiet(&c, leader, Duration::from_secs(10)).await?;
     let started = Instant::now();
     let snap = ClusterClient::new(long_channel(&c, leader).await?)
         .trigger_snapshot(TriggerSnapshotRequest { purge_log: true })
@@ -352,6 +358,24 @@ async fn replace_node(c: &mut Cluster, id: u64) -> Result<(u64, f64)> {
         })
         .await?;
     Ok((new_id, ms))
+}
+
+/// Waits until node `id`'s snapshot index has not moved for `quiet`.
+async fn wait_snapshots_quiet(c: &Cluster, id: u64, quiet: Duration) -> Result<()> {
+    let mut last = c.status(id).await?.snapshot_index;
+    let mut since = Instant::now();
+    let started = Instant::now();
+    while since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = c.status(id).await?.snapshot_index;
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("node {id} kept building snapshots for 10 minutes");
+        }
+    }
+    Ok(())
 }
 
 async fn wait_applied(c: &Cluster, id: u64, index: u64, limit: Duration) -> Result<()> {
