@@ -30,6 +30,7 @@ pub use digest::StateDigest;
 pub use error::DomainError;
 pub use installs::virtual_names;
 pub use key::{Key, DOMAIN_PREFIX, FORMAT_VERSION};
+pub use layered::Layered;
 pub use names::{validate_dns_name, validate_ip};
 pub use settings::{Mode, Settings, SettingsPatch};
 pub use slot::{CertState, SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};

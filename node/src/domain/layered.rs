@@ -1,33 +1,58 @@
-//! A [`StateView`] with record changes laid over it: how the proposals of one
-//! batch see the ones applied before them.
+//! A [`StateView`] with record changes laid over it: how each proposal sees
+//! those applied before it, inside a batch command and inside the storage
+//! layer's batch of entries, which writes the net changes at the end.
 
 use std::collections::BTreeMap;
 
 use super::digest::StateDigest;
-use super::key::Key;
+use super::key::{Key, DOMAIN_PREFIX};
 use super::state::{Change, Records, StateView};
 
-pub(super) struct Layered<'a, V> {
+pub struct Layered<'a, V> {
     base: &'a V,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The digest with the changes laid over, when tracked.
+    digest: Option<StateDigest>,
 }
 
 impl<'a, V: StateView> Layered<'a, V> {
-    pub(super) fn new(base: &'a V) -> Self {
+    /// Changes over `base`; [`StateView::digest`] stays the base's.
+    pub fn new(base: &'a V) -> Self {
         Self {
             base,
             pending: BTreeMap::new(),
+            digest: None,
         }
     }
 
-    pub(super) fn extend(&mut self, changes: Vec<Change>) {
-        for c in changes {
-            self.pending.insert(c.key, c.value);
+    /// Changes over `base`, with the digest kept up to date as they are laid
+    /// over (what the storage layer writes).
+    pub fn tracking_digest(base: &'a V) -> Self {
+        Self {
+            digest: Some(base.digest()),
+            ..Self::new(base)
         }
+    }
+
+    /// Lays `changes` over the state, in order. A tracked digest is updated
+    /// change by change against the value each replaces, which may be an
+    /// earlier change of the same proposal (an index record deleted and
+    /// written again).
+    pub fn extend(&mut self, changes: Vec<Change>) -> Result<(), V::Error> {
+        for change in changes {
+            if self.digest.is_some() && Key::is_domain(&change.key) {
+                let old = self.get(&change.key)?;
+                if let Some(d) = self.digest.as_mut() {
+                    d.update(&change.key, old.as_deref(), change.value.as_deref());
+                }
+            }
+            self.pending.insert(change.key, change.value);
+        }
+        Ok(())
     }
 
     /// The net changes, one per key, in key order.
-    pub(super) fn into_changes(self) -> Vec<Change> {
+    pub fn into_changes(self) -> Vec<Change> {
         self.pending
             .into_iter()
             .map(|(key, value)| Change { key, value })
@@ -45,18 +70,19 @@ impl<V: StateView> StateView for Layered<'_, V> {
         }
     }
 
-    /// Whether a domain record exists. The deletions a batch may carry are
-    /// not counted against the base: only restores, which are never batched,
-    /// ask this.
     fn has_domain_records(&self) -> Result<bool, V::Error> {
-        if self
-            .pending
-            .iter()
-            .any(|(k, v)| Key::is_domain(k) && v.is_some())
-        {
-            return Ok(true);
+        let mut deleted = 0;
+        for (_, v) in self.pending.iter().filter(|(k, _)| Key::is_domain(k)) {
+            if v.is_some() {
+                return Ok(true);
+            }
+            deleted += 1;
         }
-        self.base.has_domain_records()
+        // More stored domain records than deletions: one of them survives.
+        let stored = self.base.scan(DOMAIN_PREFIX, b"", deleted + 1)?;
+        Ok(stored
+            .iter()
+            .any(|(k, _)| !matches!(self.pending.get(k), Some(None))))
     }
 
     fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Records, V::Error> {
@@ -78,9 +104,7 @@ impl<V: StateView> StateView for Layered<'_, V> {
         Ok(merged.into_iter().take(limit).collect())
     }
 
-    /// The base's digest: a batch's own changes are digested by the storage
-    /// layer when it writes them.
     fn digest(&self) -> StateDigest {
-        self.base.digest()
+        self.digest.unwrap_or_else(|| self.base.digest())
     }
 }

@@ -183,7 +183,7 @@ fn apply_batch<V: StateView>(
             continue;
         }
         let applied = apply_one(&layered, p, log_index)?;
-        layered.extend(applied.changes);
+        layered.extend(applied.changes)?;
         outcomes.push(applied.outcome);
     }
     Ok(Applied {

@@ -417,3 +417,56 @@ fn digest_is_order_independent() {
     a.update(b"d/2", Some(b"y"), None);
     assert_eq!(a, StateDigest::default());
 }
+
+#[test]
+fn a_key_changed_twice_by_one_proposal_is_digested_once() {
+    let mut base = MemState::default();
+    base.records.insert(b"d/k".to_vec(), b"v1".to_vec());
+    base.digest.update(b"d/k", None, Some(b"v1"));
+    let mut state = Layered::tracking_digest(&base);
+    state
+        .extend(vec![
+            Change {
+                key: b"d/k".to_vec(),
+                value: None,
+            },
+            Change {
+                key: b"d/k".to_vec(),
+                value: Some(b"v2".to_vec()),
+            },
+        ])
+        .unwrap_or_else(|e: MemError| match e {});
+    let mut expected = StateDigest::default();
+    expected.update(b"d/k", None, Some(b"v2"));
+    assert_eq!(state.digest(), expected);
+    assert_eq!(
+        state.into_changes(),
+        vec![Change {
+            key: b"d/k".to_vec(),
+            value: Some(b"v2".to_vec()),
+        }]
+    );
+}
+
+#[test]
+fn a_layered_view_knows_when_its_changes_delete_every_domain_record() {
+    let mut base = MemState::default();
+    base.records.insert(b"d/a".to_vec(), b"1".to_vec());
+    base.records.insert(b"x/req/1".to_vec(), b"1".to_vec());
+    let mut state = Layered::new(&base);
+    assert!(state.has_domain_records().unwrap_or_else(|e| match e {}));
+    state
+        .extend(vec![Change {
+            key: b"d/a".to_vec(),
+            value: None,
+        }])
+        .unwrap_or_else(|e| match e {});
+    assert!(!state.has_domain_records().unwrap_or_else(|e| match e {}));
+    state
+        .extend(vec![Change {
+            key: b"d/b".to_vec(),
+            value: Some(b"2".to_vec()),
+        }])
+        .unwrap_or_else(|e| match e {});
+    assert!(state.has_domain_records().unwrap_or_else(|e| match e {}));
+}

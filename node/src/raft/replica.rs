@@ -213,13 +213,10 @@ impl Replica {
     /// Answers from this node's applied state, without the leader (sync:
     /// usable from a TLS handshake).
     pub fn query_local(&self, query: &Query) -> Result<QueryReply, ReplicaError> {
-        let installing = || ReplicaError::InstallingSnapshot { node_id: self.id };
-        if self.reader.is_installing() {
-            return Err(installing());
-        }
         Ok(domain::query(&self.reader, query).map_err(|e| {
-            if self.reader.is_installing() {
-                installing()
+            // The reader refuses reads of a partly installed snapshot.
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                ReplicaError::InstallingSnapshot { node_id: self.id }
             } else {
                 storage_err(e)
             }

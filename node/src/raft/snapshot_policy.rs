@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use openraft::async_runtime::WatchReceiver;
 
+use super::state_machine::latest_snapshot;
 use super::types::Raft;
 
 /// Entries since the last snapshot before another is considered.
@@ -64,14 +65,10 @@ pub fn due(entries_since: u64, log_bytes_since: u64, last_snapshot_bytes: u64) -
 }
 
 fn latest_snapshot_bytes(dir: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
+    latest_snapshot(dir)
+        .ok()
         .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "snap"))
-        .max_by_key(|e| e.path())
-        .and_then(|e| e.metadata().ok())
+        .and_then(|path| std::fs::metadata(path).ok())
         .map_or(0, |m| m.len())
 }
 

@@ -2,7 +2,6 @@
 //! writing each batch's record changes, `last_applied`, membership and state
 //! digest in one `WriteBatch`; builds, serves and installs snapshot files.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, Sn
 use super::store::{cf, StoreError, CF_SM_DATA, CF_SM_META};
 use super::types::TypeConfig;
 use crate::clock::now_ms;
-use crate::domain::{self, CorruptRecord, Key, Reply, StateDigest, StateView, FORMAT_VERSION};
+use crate::domain::{self, CorruptRecord, Layered, Reply, StateDigest, StateView, FORMAT_VERSION};
 
 /// A snapshot as a file on disk, so a large state is never held in memory.
 #[derive(Debug, Clone)]
@@ -133,13 +132,6 @@ impl StateMachine {
         Ok((last_applied, membership.unwrap_or_default()))
     }
 
-    /// A state record as written by earlier batches.
-    fn stored(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        self.db
-            .get_cf(cf(&self.db, CF_SM_DATA), key)
-            .map_err(io::Error::other)
-    }
-
     fn prune_snapshots(&self, keep: &Path) {
         let Ok(dir) = std::fs::read_dir(&self.snapshot_dir) else {
             return;
@@ -161,99 +153,7 @@ fn decode_opt<T: serde::de::DeserializeOwned>(raw: Option<Vec<u8>>) -> io::Resul
     .transpose()
 }
 
-/// The state as seen by `apply`: RocksDB plus the changes of the batch so far.
-struct Overlay<'a> {
-    db: &'a DB,
-    pending: &'a BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    digest: StateDigest,
-}
-
-impl StateView for Overlay<'_> {
-    type Error = io::Error;
-
-    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
-        match self.pending.get(key) {
-            Some(value) => Ok(value.clone()),
-            None => self
-                .db
-                .get_cf(cf(self.db, CF_SM_DATA), key)
-                .map_err(io::Error::other),
-        }
-    }
-
-    fn has_domain_records(&self) -> io::Result<bool> {
-        if self
-            .pending
-            .iter()
-            .any(|(k, v)| Key::is_domain(k) && v.is_some())
-        {
-            return Ok(true);
-        }
-        let iter = self.db.iterator_cf(
-            cf(self.db, CF_SM_DATA),
-            IteratorMode::From(domain::DOMAIN_PREFIX, rocksdb::Direction::Forward),
-        );
-        for item in iter {
-            let (key, _) = item.map_err(io::Error::other)?;
-            if !Key::is_domain(&key) {
-                return Ok(false);
-            }
-            if !matches!(self.pending.get(key.as_ref()), Some(None)) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    fn digest(&self) -> StateDigest {
-        self.digest
-    }
-
-    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> io::Result<ScanPage> {
-        // Stored records, with the batch's pending changes laid over them.
-        let from = start.max(prefix).to_vec();
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            scan_db(self.db, prefix, &from, limit + self.pending.len())?
-                .into_iter()
-                .collect();
-        for (k, v) in self.pending.range(from..) {
-            if !k.starts_with(prefix) {
-                break;
-            }
-            match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        Ok(merged.into_iter().take(limit).collect())
-    }
-}
-
 type ScanPage = Vec<(Vec<u8>, Vec<u8>)>;
-
-/// Adds one proposal's changes to the batch's pending writes, updating the
-/// digest change by change against the value each replaces — which may be
-/// an earlier change of the same proposal (an index record deleted and
-/// written again): reading every old value first would digest that key
-/// twice. `stored` reads the value before the batch.
-pub(super) fn fold_changes(
-    stored: impl Fn(&[u8]) -> io::Result<Option<Vec<u8>>>,
-    pending: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    digest: &mut StateDigest,
-    changes: Vec<domain::Change>,
-) -> io::Result<()> {
-    for change in changes {
-        if Key::is_domain(&change.key) {
-            let old = match pending.get(&change.key) {
-                Some(value) => value.clone(),
-                None => stored(&change.key)?,
-            };
-            digest.update(&change.key, old.as_deref(), change.value.as_deref());
-        }
-        pending.insert(change.key, change.value);
-    }
-    Ok(())
-}
 
 fn scan_db(db: &DB, prefix: &[u8], from: &[u8], limit: usize) -> io::Result<ScanPage> {
     let iter = db.iterator_cf(
@@ -271,18 +171,16 @@ fn scan_db(db: &DB, prefix: &[u8], from: &[u8], limit: usize) -> io::Result<Scan
     Ok(out)
 }
 
-/// What a read gets while the state is being replaced by a snapshot.
-pub const INSTALLING_SNAPSHOT: &str =
+/// What a read gets while the state is being replaced by a snapshot (as an
+/// error of kind `WouldBlock`).
+const INSTALLING_SNAPSHOT: &str =
     "this node is installing a snapshot from the leader; ask another node or retry shortly";
 
 impl StateReader {
-    /// Whether a snapshot install is under way (reads would see part of it).
-    pub fn is_installing(&self) -> bool {
-        self.installing.load(Ordering::Acquire)
-    }
-
+    /// Refuses a read while a snapshot install is under way (it would see
+    /// part of the new state).
     fn whole(&self) -> io::Result<()> {
-        if self.is_installing() {
+        if self.installing.load(Ordering::Acquire) {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 INSTALLING_SNAPSHOT,
@@ -304,13 +202,7 @@ impl StateView for StateReader {
 
     fn has_domain_records(&self) -> io::Result<bool> {
         self.whole()?;
-        let empty = BTreeMap::new();
-        Overlay {
-            db: &self.db,
-            pending: &empty,
-            digest: self.digest(),
-        }
-        .has_domain_records()
+        Ok(!scan_db(&self.db, domain::DOMAIN_PREFIX, domain::DOMAIN_PREFIX, 1)?.is_empty())
     }
 
     fn digest(&self) -> StateDigest {
@@ -346,8 +238,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     where
         Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
-        let mut pending: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let mut digest = self.reader().applied_info().digest;
+        let stored = self.reader();
+        let mut state = Layered::tracking_digest(&stored);
         let mut last_applied = None;
         let mut last_membership = None;
         let mut responses = Vec::new();
@@ -357,18 +249,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let outcome = match &entry.payload {
                 EntryPayload::Blank => Ok(Reply::Noop),
                 EntryPayload::Normal(proposal) => {
-                    let view = Overlay {
-                        db: &self.db,
-                        pending: &pending,
-                        digest,
-                    };
-                    let applied = domain::apply(&view, proposal, log_id.index())?;
-                    fold_changes(
-                        |key| self.stored(key),
-                        &mut pending,
-                        &mut digest,
-                        applied.changes,
-                    )?;
+                    let applied = domain::apply(&state, proposal, log_id.index())?;
+                    state.extend(applied.changes)?;
                     applied.outcome
                 }
                 EntryPayload::Membership(membership) => {
@@ -390,11 +272,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         };
         let data = cf(&self.db, CF_SM_DATA);
         let meta = cf(&self.db, CF_SM_META);
+        let digest = state.digest();
         let mut batch = WriteBatch::default();
-        for (key, value) in &pending {
-            match value {
-                Some(v) => batch.put_cf(data, key, v),
-                None => batch.delete_cf(data, key),
+        for change in state.into_changes() {
+            match change.value {
+                Some(v) => batch.put_cf(data, change.key, v),
+                None => batch.delete_cf(data, change.key),
             }
         }
         batch.put_cf(
@@ -637,7 +520,8 @@ fn snapshot_name(index: u64) -> String {
     format!("snap-{index:020}.snap")
 }
 
-fn latest_snapshot(dir: &Path) -> io::Result<Option<PathBuf>> {
+/// The newest snapshot file in `dir`, if any.
+pub(super) fn latest_snapshot(dir: &Path) -> io::Result<Option<PathBuf>> {
     let mut best: Option<PathBuf> = None;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

@@ -234,33 +234,3 @@ async fn a_large_snapshot_installs_in_batches_and_an_interrupted_install_is_redo
         "{err}"
     );
 }
-
-#[test]
-fn a_key_changed_twice_by_one_proposal_is_digested_once() {
-    use std::collections::BTreeMap;
-    let stored: BTreeMap<Vec<u8>, Vec<u8>> = [(b"d/k".to_vec(), b"v1".to_vec())].into();
-    let mut digest = StateDigest::default();
-    digest.update(b"d/k", None, Some(b"v1"));
-    let mut pending = BTreeMap::new();
-    let changes = vec![
-        crate::domain::Change {
-            key: b"d/k".to_vec(),
-            value: None,
-        },
-        crate::domain::Change {
-            key: b"d/k".to_vec(),
-            value: Some(b"v2".to_vec()),
-        },
-    ];
-    state_machine::fold_changes(
-        |k| Ok(stored.get(k).cloned()),
-        &mut pending,
-        &mut digest,
-        changes,
-    )
-    .unwrap();
-    let mut expected = StateDigest::default();
-    expected.update(b"d/k", None, Some(b"v2"));
-    assert_eq!(digest, expected);
-    assert_eq!(pending.get(b"d/k".as_slice()), Some(&Some(b"v2".to_vec())));
-}
