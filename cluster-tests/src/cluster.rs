@@ -209,9 +209,15 @@ impl Cluster {
     }
 
     pub async fn channel(&self, id: u64) -> Result<Channel> {
+        self.channel_with_timeout(id, Duration::from_secs(10)).await
+    }
+
+    /// A channel whose requests may take up to `timeout` (slow
+    /// administrative calls on a large state).
+    pub async fn channel_with_timeout(&self, id: u64, timeout: Duration) -> Result<Channel> {
         Ok(Endpoint::from_shared(format!("http://{}", self.addr(id)))?
             .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(10))
+            .timeout(timeout)
             .connect()
             .await?)
     }
@@ -346,10 +352,24 @@ impl Cluster {
     /// Waits until node `id` has applied at least `index` (under load the
     /// nodes are never all at the same index at once).
     pub async fn must_catch_up(&self, id: u64, index: u64) -> Result<()> {
-        eventually(Duration::from_secs(30), "the node to catch up", || async {
+        self.must_catch_up_within(id, index, Duration::from_secs(30))
+            .await
+    }
+
+    pub async fn must_catch_up_within(&self, id: u64, index: u64, limit: Duration) -> Result<()> {
+        eventually(limit, "the node to catch up", || async {
             Ok((self.status(id).await?.applied_index >= index).then_some(()))
         })
         .await
+    }
+
+    /// Starts node `id` again (after a kill) and waits, up to `limit`, until
+    /// it has applied everything the leader has.
+    pub async fn must_restart_caught_up(&mut self, id: u64, limit: Duration) -> Result<()> {
+        self.start_node(id)?;
+        let leader = self.must_have_leader().await?;
+        let last = self.status(leader).await?.last_log_index;
+        self.must_catch_up_within(id, last, limit).await
     }
 
     pub fn kill(&mut self, id: u64) {

@@ -127,10 +127,8 @@ async fn run_mrd(args: &Args) -> Result<Outcome> {
             "mrouter trial {trial}/{}: killed leader {leader}; first ack after {ms:.0} ms",
             args.trials
         );
-        c.start_node(leader)?;
-        let new_leader = c.must_have_leader().await?;
-        let last = c.status(new_leader).await?.last_log_index;
-        c.must_catch_up(leader, last).await?;
+        c.must_restart_caught_up(leader, Duration::from_secs(30))
+            .await?;
     }
     let acked = load.finish().await;
     let leader = c.must_have_leader().await?;

@@ -462,10 +462,8 @@ async fn virtual_recovery(
         ensure!(body.contains("\"slot\":\"local-virtual\""), "{body}");
         eprintln!("recovery trial {trial}/{trials}: killed leader {leader}; served again after {ms:.0} ms");
         out.push(ms);
-        c.start_node(leader)?;
-        let new_leader = c.must_have_leader().await?;
-        let last = c.status(new_leader).await?.last_log_index;
-        c.must_catch_up(leader, last).await?;
+        c.must_restart_caught_up(leader, Duration::from_secs(30))
+            .await?;
     }
     Ok(out)
 }

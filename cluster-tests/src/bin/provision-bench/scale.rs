@@ -24,9 +24,13 @@ use mrouter_proto::v1::{
     ProvisionRequest, RemoveNodeRequest, TriggerSnapshotRequest,
 };
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::Csr;
+
+/// Request timeout for the slow administrative calls (a snapshot of the
+/// whole state, a CA replacement).
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub struct Scale {
     pub clients: u64,
@@ -66,7 +70,7 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
 
     let fill_per_s = fill(&chans, csrs, s.clients, s.concurrency).await?;
     let leader = c.must_have_leader().await?;
-    let counts = ClientsClient::new(long_channel(&c, leader).await?)
+    let counts = ClientsClient::new(c.channel_with_timeout(leader, ADMIN_TIMEOUT).await?)
         .counts(ClientCountsRequest { stale: false })
         .await?
         .into_inner();
@@ -90,7 +94,7 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
     // A snapshot the node's own policy started must not be timed as ours.
     wait_snapshots_quiet(&c, leader, Duration::from_secs(10)).await?;
     let started = Instant::now();
-    let snap = ClusterClient::new(long_channel(&c, leader).await?)
+    let snap = ClusterClient::new(c.channel_with_timeout(leader, ADMIN_TIMEOUT).await?)
         .trigger_snapshot(TriggerSnapshotRequest { purge_log: true })
         .await?
         .into_inner();
@@ -120,7 +124,12 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
     // Replace the CA: every client becomes invalidated, with no per-client write.
     let leader = c.must_have_leader().await?;
     let started = Instant::now();
-    bench::must_generate_ca(long_channel(&c, leader).await?, "ecdsa-p256", Some(epoch)).await?;
+    bench::must_generate_ca(
+        c.channel_with_timeout(leader, ADMIN_TIMEOUT).await?,
+        "ecdsa-p256",
+        Some(epoch),
+    )
+    .await?;
     let ca_replace_ms = started.elapsed().as_secs_f64() * 1000.0;
     let list_rpc = list_latency(&c, leader, "invalidated", 20).await?;
     let list_provisioned_rpc = list_latency(&c, leader, "provisioned", 20).await?;
@@ -204,16 +213,6 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
         "list_invalidated_mrctl_ms": list_cli,
     });
     Ok((keys, details))
-}
-
-/// A channel without the benchmark's short request timeout, for the slow
-/// administrative calls (a snapshot of the whole state, a CA replacement).
-async fn long_channel(c: &Cluster, id: u64) -> Result<Channel> {
-    Ok(Endpoint::from_shared(format!("http://{}", c.addr(id)))?
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(600))
-        .connect()
-        .await?)
 }
 
 /// Provisions clients `s0 … s{n-1}` (1 000 users) from the CSRs in turn,
@@ -308,10 +307,8 @@ async fn leader_failover(c: &mut Cluster, trials: usize, label: &str) -> Result<
         let ms = killed.elapsed().as_secs_f64() * 1000.0;
         eprintln!("scale: failover ({label}) trial {}: leader {leader} killed; write acknowledged after {ms:.0} ms", trial + 1);
         out.push(ms);
-        c.start_node(leader)?;
-        let new_leader = c.must_have_leader().await?;
-        let last = c.status(new_leader).await?.last_log_index;
-        wait_applied(c, leader, last, Duration::from_secs(120)).await?;
+        c.must_restart_caught_up(leader, Duration::from_secs(120))
+            .await?;
     }
     Ok(out)
 }
@@ -335,7 +332,7 @@ async fn restart_to_ready(c: &mut Cluster, id: u64) -> Result<f64> {
 async fn replace_node(c: &mut Cluster, id: u64) -> Result<(u64, f64)> {
     let leader = c.must_have_leader().await?;
     let target = c.status(leader).await?.last_log_index;
-    let mut admin = ClusterClient::new(long_channel(c, leader).await?);
+    let mut admin = ClusterClient::new(c.channel_with_timeout(leader, ADMIN_TIMEOUT).await?);
     c.node(id).wipe()?;
     admin.remove_node(RemoveNodeRequest { id }).await?;
     let new_id = id + 10;
@@ -403,7 +400,7 @@ async fn wait_applied(c: &Cluster, id: u64, index: u64, limit: Duration) -> Resu
 
 /// Milliseconds per linearizable first page (100 clients) of `state`.
 async fn list_latency(c: &Cluster, id: u64, state: &str, n: usize) -> Result<Vec<f64>> {
-    let channel = long_channel(c, id).await?;
+    let channel = c.channel_with_timeout(id, ADMIN_TIMEOUT).await?;
     let mut out = Vec::new();
     for _ in 0..n {
         let started = Instant::now();
