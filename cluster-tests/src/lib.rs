@@ -7,6 +7,7 @@ pub mod bench;
 mod binaries;
 pub mod checks;
 mod cluster;
+mod dev_cluster;
 pub mod etcd;
 pub mod fixtures;
 pub mod load;
@@ -15,4 +16,5 @@ pub mod stats;
 
 pub use binaries::{binary, mrctl, mrctl_stdin};
 pub use cluster::{eventually, random_id, Cluster, ClusterOptions, Written};
+pub use dev_cluster::DevCluster;
 pub use node::NodeProc;

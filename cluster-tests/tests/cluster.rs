@@ -209,3 +209,144 @@ async fn a_node_started_with_another_seal_key_refuses_to_start() -> Result<()> {
     c.start_node(victim)?;
     Ok(())
 }
+
+/// Regression (issue 14, item 3): a follower paused for longer than an
+/// election raised its term on waking, and its answer to the leader's next
+/// heartbeat made a healthy leader step down. With pre-vote it asks first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_follower_does_not_unseat_a_healthy_leader() -> Result<()> {
+    // Roomy timing: the other tests of this file run beside it on two cores,
+    // and a heartbeat late for that reason would be a real election.
+    let opts = ClusterOptions {
+        heartbeat_ms: 100,
+        election_timeout_ms: 1000,
+        ..ClusterOptions::default()
+    };
+    let pause = std::time::Duration::from_millis(opts.election_timeout_ms * 5);
+    let mut c = Cluster::start(opts).await?;
+    let leader = c.must_have_leader().await?;
+    let before = c.status(leader).await?;
+    let follower = c.running().into_iter().find(|id| *id != leader).unwrap();
+    c.pause(follower);
+    tokio::time::sleep(pause).await;
+    c.resume(follower);
+    // The resumed node catches up with a write made after it woke...
+    let w = c.must_write(leader, "after-the-pause.example.com").await?;
+    c.must_catch_up(follower, w.log_index).await?;
+    // ...and for several more election timeouts nothing moves.
+    tokio::time::sleep(pause).await;
+    for id in c.running() {
+        let s = c.status(id).await?;
+        let logs = |c: &mut Cluster| {
+            c.running()
+                .into_iter()
+                .map(|n| format!("node {n}:\n{}", c.node(n).log_tail()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            s.leader_id,
+            Some(leader),
+            "node {id} sees another leader; paused {follower}\n{}",
+            logs(&mut c)
+        );
+        assert_eq!(
+            s.term,
+            before.term,
+            "node {id} is in another term; paused {follower}\n{}",
+            logs(&mut c)
+        );
+    }
+    Ok(())
+}
+
+/// Regression (issue 14, item 2): a paused node first in the endpoint list
+/// made every mrctl call wait its whole --timeout and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mrctl_skips_a_paused_first_endpoint_quickly() -> Result<()> {
+    let mut c = three().await?;
+    let leader = c.must_have_leader().await?;
+    let follower = c.running().into_iter().find(|id| *id != leader).unwrap();
+    let others: Vec<String> = c
+        .running()
+        .into_iter()
+        .filter(|id| *id != follower)
+        .map(|id| c.addr(id).to_string())
+        .collect();
+    let endpoints = format!("{},{}", c.addr(follower), others.join(","));
+    c.pause(follower);
+    for args in [
+        &["settings", "get"][..],
+        &[
+            "settings",
+            "set",
+            "--remote-access-fqdn",
+            "paused.example.com",
+        ][..],
+    ] {
+        let started = std::time::Instant::now();
+        let (ok, out, err) = cluster_tests::mrctl(&endpoints, args);
+        let took = started.elapsed();
+        assert!(ok, "mrctl {args:?}: {out}{err}");
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "mrctl {args:?} took {took:?}"
+        );
+    }
+    c.resume(follower);
+    Ok(())
+}
+
+/// Regression (issue 14, item 4): a node removed with `cluster remove` went
+/// on answering as a member from a frozen state, and mrctl hung on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_node_says_so_and_mrctl_skips_it() -> Result<()> {
+    let mut c = three().await?;
+    let leader = c.must_have_leader().await?;
+    let victim = c.running().into_iter().find(|id| *id != leader).unwrap();
+    let (ok, out, err) = cluster_tests::mrctl(
+        &c.addr(leader).to_string(),
+        &["cluster", "remove", &victim.to_string(), "--yes"],
+    );
+    assert!(ok, "{out}{err}");
+    let alone = c.addr(victim).to_string();
+    let refused = cluster_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "the removed node to refuse calls",
+        || async {
+            let (ok, _, err) = cluster_tests::mrctl(&alone, &["settings", "get"]);
+            Ok((!ok && err.contains("was removed from the cluster at log index")).then_some(err))
+        },
+    )
+    .await?;
+    assert!(refused.contains("FAILED_PRECONDITION"), "{refused}");
+    // Listed first, it is skipped at once.
+    let endpoints = format!("{alone},{}", c.addr(leader));
+    let started = std::time::Instant::now();
+    let (ok, out, err) = cluster_tests::mrctl(
+        &endpoints,
+        &[
+            "settings",
+            "set",
+            "--remote-access-fqdn",
+            "after.example.com",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let log = std::fs::read_to_string(&c.node(victim).log)?;
+    assert!(log.contains("removed from the cluster"), "{log}");
+    // It still knows after a restart.
+    c.node(victim).stop()?;
+    c.start_node(victim)?;
+    cluster_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the restarted removed node to refuse calls",
+        || async {
+            let (ok, _, err) = cluster_tests::mrctl(&alone, &["cluster", "status"]);
+            Ok((!ok && err.contains("was removed")).then_some(()))
+        },
+    )
+    .await?;
+    Ok(())
+}

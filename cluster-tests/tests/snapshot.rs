@@ -1,6 +1,8 @@
 //! Backup and restore: `snapshot save` then restore into a fresh cluster
 //! reproduces the state digest; bad files and foreign seal keys are refused.
 
+use std::time::Duration;
+
 use anyhow::Result;
 use cluster_tests::{mrctl, Cluster, ClusterOptions};
 
@@ -124,5 +126,102 @@ async fn corrupt_or_foreign_snapshots_are_refused_and_change_nothing() -> Result
     );
     assert!(!ok && err.contains("empty"), "{err}");
     assert_eq!(dst.status(1).await?.state_digest, before);
+    Ok(())
+}
+
+/// Regression (issue 14, item 1): nodes started as `mrd dev` starts them
+/// record their client listeners at start, and that alone made the cluster
+/// "already hold data", so no restore into a fresh dev cluster could work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_restore_works_into_a_fresh_mrd_dev_cluster() -> Result<()> {
+    use cluster_tests::checks::{mrctl_json, mrctl_ok};
+    use cluster_tests::DevCluster;
+
+    let src = DevCluster::start()?;
+    let ep = src.endpoints();
+    mrctl_ok(&ep, &["settings", "set", "--cluster-domain", "example.com"]);
+    mrctl_ok(&ep, &["ca", "generate", "--cn", "Dev CA", "--yes"]);
+    let key = src.dir.join("alice.key");
+    mrctl_ok(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "alice",
+            "--user",
+            "alice",
+            "--key-out",
+            key.to_str().unwrap(),
+        ],
+    );
+    let file = src.dir.join("backup.snap");
+    mrctl_ok(&ep, &["snapshot", "save", file.to_str().unwrap()]);
+
+    let seal = src.dir.join("seal.key");
+    let dst =
+        DevCluster::start_with(|dir| Ok(std::fs::copy(&seal, dir.join("seal.key")).map(drop)?))?;
+    let dst_ep = dst.endpoints();
+    let reply = mrctl_json(&dst_ep, &["snapshot", "restore", file.to_str().unwrap()]);
+    let digest = reply["state_digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // Every member reaches the reported digest, and the restored records are there.
+    cluster_tests::eventually(Duration::from_secs(20), "members converge", || async {
+        let status = mrctl_json(&dst_ep, &["cluster", "status"]);
+        let members = status["members"].as_array().cloned().unwrap_or_default();
+        Ok(
+            (members.len() == 3 && members.iter().all(|m| m["state_digest"] == digest))
+                .then_some(()),
+        )
+    })
+    .await?;
+    let shown = mrctl_json(&dst_ep, &["client", "show", "alice"]);
+    assert_eq!(shown["state"], "provisioned", "{shown}");
+    let settings = mrctl_json(&dst_ep, &["settings", "get"]);
+    assert_eq!(
+        settings["settings"]["cluster_domain"], "example.com",
+        "{settings}"
+    );
+
+    // The restored cluster has its own nodes' listeners, not the backup's
+    // (each node records its own shortly after it starts).
+    let bob_key = dst.dir.join("bob.key");
+    let listeners = cluster_tests::eventually(
+        Duration::from_secs(20),
+        "every node's listeners in a provisioning reply",
+        || async {
+            let bob = mrctl_json(
+                &dst_ep,
+                &[
+                    "client",
+                    "provision",
+                    "--id",
+                    "bob",
+                    "--user",
+                    "bob",
+                    "--replace",
+                    "--key-out",
+                    bob_key.to_str().unwrap(),
+                ],
+            );
+            let _ = std::fs::remove_file(&bob_key);
+            let listeners = bob["endpoints"]["nodes"].to_string();
+            let all = dst
+                .local_listeners()
+                .iter()
+                .all(|l| listeners.contains(l.as_str()));
+            Ok(all.then_some(listeners))
+        },
+    )
+    .await?;
+    for theirs in src.local_listeners() {
+        assert!(
+            !listeners.contains(theirs.as_str()),
+            "{theirs} from the backup: {listeners}"
+        );
+    }
     Ok(())
 }

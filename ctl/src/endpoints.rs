@@ -1,18 +1,41 @@
 //! Reaching the cluster: the first endpoint that answers is used; a call that
-//! fails because its node went away is retried on the next one (writes carry a
-//! request id, so a retry is applied at most once).
+//! fails because its node went away (dead, paused, or removed from the
+//! cluster) is retried on the next one (writes carry a request id, so a retry
+//! is applied at most once).
+//!
+//! A paused node accepts TCP connections (the kernel answers) but never
+//! speaks HTTP/2, so connecting is bounded by [`CONNECT_TIMEOUT`] and a
+//! connection whose peer stops answering HTTP/2 pings is dropped after
+//! [`LIVENESS`]: about a Raft election, not the whole `--timeout`.
 
+use std::collections::HashMap;
 use std::error::Error as _;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
+
+/// How long a TCP connect plus the HTTP/2 handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Idle time after which an HTTP/2 ping is sent, and how long its answer may
+/// take: a node that answers no ping for this long is treated as gone.
+const PING_INTERVAL: Duration = Duration::from_millis(500);
+const LIVENESS: Duration = Duration::from_millis(1000);
+
+/// Metadata key a node sets on every refusal after it was removed from the
+/// cluster (see `mrouter_node::api::removed`).
+const REMOVED_KEY: &str = "mrouter-node-removed";
 
 pub struct Endpoints {
     addrs: Vec<String>,
     timeout: Duration,
+    /// One connection per endpoint for the whole command.
+    channels: Mutex<HashMap<String, Channel>>,
+    /// The endpoint that answered last: tried first by the next call.
+    preferred: Mutex<usize>,
 }
 
 impl Endpoints {
@@ -23,55 +46,126 @@ impl Endpoints {
             .filter(|a| !a.is_empty())
             .collect();
         if addrs.is_empty() {
-            return Err(anyhow!(
-                "no endpoints given: pass --endpoints host:port,… or set MRCTL_ENDPOINTS"
-            ));
+            bail!("no endpoints given: pass --endpoints host:port,… or set MRCTL_ENDPOINTS");
         }
-        Ok(Self { addrs, timeout })
+        for addr in &addrs {
+            check_addr(addr)?;
+        }
+        if timeout.is_zero() {
+            bail!("--timeout must be at least 1 second");
+        }
+        Ok(Self {
+            addrs,
+            timeout,
+            channels: Mutex::new(HashMap::new()),
+            preferred: Mutex::new(0),
+        })
     }
 
     fn endpoint(&self, addr: &str) -> Result<Endpoint> {
-        let uri = if addr.contains("://") {
-            addr.to_string()
-        } else {
-            format!("http://{addr}")
-        };
-        Ok(Endpoint::from_shared(uri)
+        Ok(Endpoint::from_shared(format!("http://{addr}"))
             .map_err(|e| anyhow!("endpoint {addr:?} is not a valid address: {e}"))?
-            .connect_timeout(Duration::from_secs(2))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(PING_INTERVAL)
+            .keep_alive_timeout(LIVENESS)
+            .keep_alive_while_idle(true)
             .timeout(self.timeout))
     }
 
-    /// Runs `call` against the first endpoint that answers.
+    async fn channel(&self, addr: &str) -> Result<Channel, String> {
+        if let Some(ch) = self.lock_channels().get(addr) {
+            return Ok(ch.clone());
+        }
+        let endpoint = self.endpoint(addr).map_err(|e| e.to_string())?;
+        // connect_timeout bounds the TCP connect only; a paused node accepts
+        // that and then stays silent.
+        let ch = match tokio::time::timeout(CONNECT_TIMEOUT + LIVENESS, endpoint.connect()).await {
+            Ok(Ok(ch)) => ch,
+            Ok(Err(e)) => return Err(source_text(&e)),
+            Err(_) => return Err(format!("no answer within {:?}", CONNECT_TIMEOUT + LIVENESS)),
+        };
+        self.lock_channels().insert(addr.to_string(), ch.clone());
+        Ok(ch)
+    }
+
+    fn lock_channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Channel>> {
+        self.channels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `call` against the first endpoint that answers, starting with the
+    /// one that answered last.
     pub async fn call<T, F, Fut>(&self, mut call: F) -> Result<T>
     where
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        let first = *self.preferred.lock().unwrap_or_else(|e| e.into_inner());
+        let order = (0..self.addrs.len()).map(|i| (first + i) % self.addrs.len());
         let mut failures = Vec::new();
-        for addr in &self.addrs {
-            let channel = match self.endpoint(addr)?.connect().await {
+        let mut removed = None;
+        for i in order {
+            let addr = &self.addrs[i];
+            let channel = match self.channel(addr).await {
                 Ok(c) => c,
                 Err(e) => {
-                    failures.push(format!("{addr} ({})", source_text(&e)));
+                    failures.push(format!("{addr} ({e})"));
                     continue;
                 }
             };
             match call(channel).await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    *self.preferred.lock().unwrap_or_else(|e| e.into_inner()) = i;
+                    return Ok(v);
+                }
+                Err(status) if was_removed(&status) => {
+                    failures.push(format!("{addr} ({})", status.message()));
+                    removed = Some(status);
+                }
                 Err(status) if node_went_away(&status) => {
+                    self.lock_channels().remove(addr);
                     failures.push(format!("{addr} ({})", status.message()))
                 }
                 Err(status) => return Err(status_error(status)),
             }
         }
-        Err(anyhow!("no endpoint answered: {}", failures.join(", ")))
+        match removed {
+            // Every endpoint given is a removed node: say exactly that.
+            Some(status) if failures.len() == 1 => Err(status_error(status)),
+            _ => Err(anyhow!("no endpoint answered: {}", failures.join(", "))),
+        }
+    }
+}
+
+/// `host:port` with a port from 1 to 65535; no scheme (the API is plaintext
+/// gRPC, so `https://` would silently not be what it says).
+fn check_addr(addr: &str) -> Result<()> {
+    if let Some((scheme, _)) = addr.split_once("://") {
+        bail!(
+            "endpoint {addr:?}: a scheme ({scheme}://) is not supported; the API is plaintext \
+             gRPC for now, give host:port"
+        );
+    }
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        bail!("endpoint {addr:?} is not host:port (like 127.0.0.1:7001)");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("endpoint {addr:?} has no host: give host:port (like 127.0.0.1:7001)");
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(()),
+        _ => bail!("endpoint {addr:?}: the port must be a number from 1 to 65535"),
     }
 }
 
 fn node_went_away(status: &Status) -> bool {
     status.code() == Code::Unavailable && status.source().is_some()
         || status.code() == Code::Unknown && status.message().contains("transport")
+        || status.code() == Code::Cancelled && status.message().contains("keep-alive")
+}
+
+fn was_removed(status: &Status) -> bool {
+    status.metadata().get(REMOVED_KEY).is_some()
 }
 
 fn source_text(e: &tonic::transport::Error) -> String {
@@ -99,4 +193,30 @@ pub fn status_error(status: Status) -> anyhow::Error {
         _ => "INTERNAL",
     };
     anyhow!("{code}: {}", status.message())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_with_a_bad_port_or_a_scheme_are_refused_before_connecting() {
+        let refused = |a: &str| {
+            Endpoints::new(vec![a.into()], Duration::from_secs(1))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(refused("127.0.0.1:99999").contains("from 1 to 65535"));
+        assert!(refused("127.0.0.1:0").contains("from 1 to 65535"));
+        assert!(refused("127.0.0.1").contains("host:port"));
+        assert!(refused("https://127.0.0.1:7001").contains("scheme"));
+        assert!(refused(":7001").contains("no host"));
+        assert!(Endpoints::new(vec!["[::1]:7001".into()], Duration::from_secs(1)).is_ok());
+        assert!(Endpoints::new(vec!["node-1.example:7001".into()], Duration::from_secs(1)).is_ok());
+        let zero = Endpoints::new(vec!["127.0.0.1:7001".into()], Duration::ZERO);
+        assert!(zero
+            .err()
+            .is_some_and(|e| e.to_string().contains("--timeout")));
+    }
 }

@@ -14,7 +14,7 @@ pub use clients::ClientsApi;
 pub use cluster::ClusterApi;
 pub use router_certs::RouterCertsApi;
 pub use settings::SettingsApi;
-pub use status::{cert_status, to_status};
+pub use status::{cert_status, member_check, to_status};
 
 use crate::raft::Consistency;
 

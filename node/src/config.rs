@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Port of the virtual remote listener, opened on the virtual address while this node leads.
     #[arg(long, env = "MRD_VIRTUAL_REMOTE_PORT")]
     pub virtual_remote_port: Option<u16>,
+    /// Largest Raft snapshot this node accepts from a leader, in MiB (default 16384).
+    #[arg(long, env = "MRD_MAX_SNAPSHOT_MIB")]
+    pub max_snapshot_mib: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -65,6 +68,7 @@ struct FileConfig {
     remote_listen: Option<SocketAddr>,
     virtual_local_port: Option<u16>,
     virtual_remote_port: Option<u16>,
+    max_snapshot_mib: Option<u64>,
 }
 
 /// Why a configuration was refused.
@@ -93,6 +97,8 @@ pub enum ConfigError {
     Seal(#[from] SealError),
     #[error("no seal key: set seal_key_file (or --seal-key-file / MRD_SEAL_KEY_FILE), or MRD_SEAL_KEY; generate one with `mrd seal-key FILE`")]
     NoSealKey,
+    #[error("max_snapshot_mib must be at least 1")]
+    ZeroMaxSnapshot,
     #[error("heartbeat_ms ({heartbeat}) must be at least 10 and below election_timeout_ms ({election}) / 2")]
     Timing { heartbeat: u64, election: u64 },
 }
@@ -109,6 +115,8 @@ pub struct NodeConfig {
     pub heartbeat: Duration,
     pub election_timeout: Duration,
     pub listeners: ListenerConfig,
+    /// Largest snapshot stream accepted from a leader.
+    pub max_snapshot_bytes: u64,
 }
 
 /// Where the router's client listeners run (none by default).
@@ -179,7 +187,15 @@ impl RunArgs {
                 election,
             });
         }
+        let max_snapshot_mib = self
+            .max_snapshot_mib
+            .or(file.max_snapshot_mib)
+            .unwrap_or(16 << 10);
+        if max_snapshot_mib == 0 {
+            return Err(ConfigError::ZeroMaxSnapshot);
+        }
         Ok(NodeConfig {
+            max_snapshot_bytes: max_snapshot_mib.saturating_mul(1 << 20),
             node_id,
             data_dir,
             listen,

@@ -34,7 +34,10 @@ pub use layered::Layered;
 pub use names::{validate_dns_name, validate_ip};
 pub use settings::{Mode, Settings, SettingsPatch};
 pub use slot::{CertState, SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};
-pub use state::{apply, query, Applied, Change, CorruptRecord, Outcome, Records, StateView};
+pub use state::{
+    apply, holds_operator_records, query, Applied, Change, CorruptRecord, Outcome, Records,
+    StateView,
+};
 
 #[cfg(test)]
 mod certificate_tests;

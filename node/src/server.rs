@@ -14,7 +14,9 @@ use mrouter_proto::v1::settings_server::SettingsServer;
 use openraft::Config;
 use tokio::net::TcpListener;
 
-use crate::api::{CaApi, ClientsApi, ClusterApi, RouterCertsApi, SettingsApi};
+use tonic::service::interceptor::InterceptedService;
+
+use crate::api::{member_check, CaApi, ClientsApi, ClusterApi, RouterCertsApi, SettingsApi};
 use crate::certstore::CertStore;
 use crate::config::NodeConfig;
 use crate::raft::{self, NetworkFactory, Peers, RaftService, Replica};
@@ -26,6 +28,11 @@ pub enum ServeError {
     Store(#[from] raft::StoreError),
     #[error("raft configuration: {0}")]
     RaftConfig(String),
+    #[error("{dir}: reading the removal marker: {source}")]
+    Removal {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("raft failed to start: {0}")]
     Raft(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -52,8 +59,14 @@ pub fn raft_config(cfg: &NodeConfig) -> Result<Config, ServeError> {
         election_timeout_min: election,
         // openraft's leader lease is election_timeout_max: peers refuse votes until it
         // runs out, so a narrow range lets the first candidate win instead of the
-        // second, and the lease still keeps a slow follower from deposing a live leader.
+        // second.
         election_timeout_max: election * 3 / 2,
+        // The lease alone does not keep a node back from a pause from deposing
+        // a live leader: its vote request is refused, but it has raised its
+        // term, and its answer to the leader's next heartbeat carries that
+        // higher term, which makes the leader step down. With pre-vote it asks
+        // first and raises its term only if a majority would vote for it.
+        enable_pre_vote: Some(true),
         // Snapshot transfers of large states must not be stranded by a purge.
         max_in_snapshot_log_to_keep: 10_000,
         // Driven by raft::snapshot_policy (by log bytes against the state size).
@@ -96,6 +109,18 @@ pub async fn run(
         .await
         .map_err(|e| ServeError::Raft(e.to_string()))?;
     raft::snapshot_policy::spawn(raft.clone(), log_bytes, sm.snapshot_dir().to_path_buf());
+    let removal = raft::Removal::load(&cfg.data_dir).map_err(|source| ServeError::Removal {
+        dir: cfg.data_dir.clone(),
+        source,
+    })?;
+    if let Some(log_index) = removal.removed_at() {
+        tracing::error!(
+            node_id = cfg.node_id,
+            log_index,
+            "this node was removed from the cluster: the API refuses every call; \
+             to add it back, wipe its data dir and add it as a new learner"
+        );
+    }
     let replica = Arc::new(Replica::new(
         cfg.node_id,
         advertise.clone(),
@@ -103,6 +128,7 @@ pub async fn run(
         sm,
         peers,
         cfg.seal_key.id().into(),
+        removal,
     ));
 
     let seal = Arc::new(cfg.seal_key);
@@ -121,26 +147,37 @@ pub async fn run(
     health.set_serving::<SettingsServer<SettingsApi>>().await;
 
     let max = raft::MAX_MESSAGE;
+    // Every public service refuses calls once this node was removed.
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(
+        .add_service(member_only(
             ClusterServer::new(ClusterApi::new(replica.clone())).max_decoding_message_size(max),
-        )
-        .add_service(SettingsServer::new(SettingsApi::new(replica.clone())))
+            &replica,
+        ))
+        .add_service(member_only(
+            SettingsServer::new(SettingsApi::new(replica.clone())),
+            &replica,
+        ))
         // Large enough that an oversized upload reaches our own, clearer check.
-        .add_service(
+        .add_service(member_only(
             CertificateAuthorityServer::new(CaApi::new(certs.clone()))
                 .max_decoding_message_size(UPLOAD_MAX),
-        )
-        .add_service(
+            &replica,
+        ))
+        .add_service(member_only(
             RouterCertificatesServer::new(RouterCertsApi::new(certs.clone()))
                 .max_decoding_message_size(UPLOAD_MAX),
-        )
-        .add_service(ClientsServer::new(ClientsApi::new(certs)))
+            &replica,
+        ))
+        .add_service(member_only(
+            ClientsServer::new(ClientsApi::new(certs)),
+            &replica,
+        ))
         .add_service(
             RaftServer::new(RaftService::new(
                 replica.clone(),
                 replica.scratch_dir().to_path_buf(),
+                cfg.max_snapshot_bytes,
             ))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
@@ -156,6 +193,17 @@ pub async fn run(
     tracing::info!("shutting down raft");
     let _ = raft.shutdown().await;
     Ok(())
+}
+
+/// `svc`, refusing every call once this node was removed from the cluster.
+fn member_only<S>(
+    svc: S,
+    replica: &Arc<Replica>,
+) -> InterceptedService<
+    S,
+    impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone,
+> {
+    InterceptedService::new(svc, member_check(replica.clone()))
 }
 
 /// Resolves on SIGTERM or SIGINT.

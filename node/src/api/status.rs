@@ -49,7 +49,8 @@ pub fn to_status(e: ReplicaError) -> Status {
         ReplicaError::NotInitialized
         | ReplicaError::AlreadyInitialized { .. }
         | ReplicaError::LastVoter { .. }
-        | ReplicaError::SealKeyMismatch { .. } => Code::FailedPrecondition,
+        | ReplicaError::SealKeyMismatch { .. }
+        | ReplicaError::Removed { .. } => Code::FailedPrecondition,
         ReplicaError::UnknownNode { .. } => Code::NotFound,
         ReplicaError::AlreadyMember { .. } => Code::AlreadyExists,
         ReplicaError::NotLeader { .. }
@@ -59,7 +60,28 @@ pub fn to_status(e: ReplicaError) -> Status {
         | ReplicaError::InstallingSnapshot { .. } => Code::Unavailable,
         ReplicaError::Raft { .. } | ReplicaError::Storage { .. } => Code::Internal,
     };
-    Status::new(code, e.to_string())
+    let mut status = Status::new(code, e.to_string());
+    if matches!(e, ReplicaError::Removed { .. }) {
+        // Lets a client move on to another node without parsing the text.
+        status.metadata_mut().insert(
+            REMOVED_KEY,
+            tonic::metadata::MetadataValue::from_static("1"),
+        );
+    }
+    status
+}
+
+/// Metadata key set on every refusal of a node removed from the cluster.
+pub const REMOVED_KEY: &str = "mrouter-node-removed";
+
+/// Refuses every call once this node was removed from the cluster.
+pub fn member_check(
+    replica: std::sync::Arc<crate::raft::Replica>,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, Status> + Clone {
+    move |request| match replica.check_member() {
+        Ok(()) => Ok(request),
+        Err(e) => Err(to_status(e)),
+    }
 }
 
 /// Maps a certificate store error: bad files and choices are the caller's to

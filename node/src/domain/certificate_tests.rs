@@ -175,6 +175,40 @@ fn virtual_slot_needs_the_virtual_address_and_cluster_domain() {
 }
 
 #[test]
+fn settings_that_move_the_virtual_names_off_the_active_certificate_warn() {
+    let mut s = MemState::default();
+    let slot = SlotId::new(SlotKind::RemoteVirtual, 1);
+    let set = |s: &mut MemState, domain: &str, ip: &str| match s.must_apply(Command::SetSettings(
+        SettingsPatch {
+            cluster_domain: Some(domain.into()),
+            virtual_address: Some(ip.into()),
+            ..Default::default()
+        },
+    )) {
+        Ok(Reply::Settings { warnings, .. }) => warnings,
+        other => panic!("{other:?}"),
+    };
+    assert!(set(&mut s, "mr.example.com", "10.0.0.9").is_empty());
+    put(
+        &mut s,
+        slot,
+        slot_cert(&["ip:10.0.0.9", "mr.example.com"], None),
+        true,
+    )
+    .unwrap();
+    assert!(
+        set(&mut s, "mr.example.com", "10.0.0.9").is_empty(),
+        "unchanged names"
+    );
+    let warnings = set(&mut s, "mr.example.org", "10.0.0.10");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("remote-virtual certificate does not name 10.0.0.10, mr.example.org"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn an_import_for_a_replaced_csr_is_refused() {
     let mut s = MemState::default();
     let slot = SlotId::new(SlotKind::Local, 1);

@@ -8,7 +8,7 @@ use super::command::Reply;
 use super::error::DomainError;
 use super::key::Key;
 use super::settings::Settings;
-use super::slot::{SlotCert, SlotCsr, SlotId, SlotRecord};
+use super::slot::{SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};
 use super::state::{put, read, StateView, Step};
 
 /// The names a virtual slot's certificate must cover: the virtual address and
@@ -140,6 +140,37 @@ pub(super) fn activate_slot<V: StateView>(view: &V, slot: SlotId) -> Result<Step
 fn slot_changed(slot: SlotId, record: SlotRecord) -> (Reply, Vec<super::state::Change>) {
     let change = put(Key::Slot(slot), &record);
     (Reply::Slot(Box::new(record)), vec![change])
+}
+
+/// Warnings for settings that change the virtual names: an active virtual
+/// certificate that does not name them all will fail clients that connect by
+/// the new names until a new one is installed.
+pub(super) fn virtual_cert_warnings<V: StateView>(
+    view: &V,
+    before: &Settings,
+    after: &Settings,
+) -> Result<Vec<String>, V::Error> {
+    let names = virtual_names(after);
+    if names == virtual_names(before) {
+        return Ok(Vec::new());
+    }
+    let mut warnings = Vec::new();
+    for kind in [SlotKind::LocalVirtual, SlotKind::RemoteVirtual] {
+        let slot = SlotId::new(kind, 0);
+        let record: Option<SlotRecord> = read(view, Key::Slot(slot))?;
+        let Some(active) = record.and_then(|r| r.active) else {
+            continue;
+        };
+        let missing = active.summary.missing_names(&names);
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "the active {kind} certificate does not name {}: clients that connect by that name \
+                 will refuse it; generate or import a {kind} certificate that does",
+                missing.join(", ")
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// A virtual slot's certificate must name the virtual address and the cluster

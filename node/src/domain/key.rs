@@ -77,4 +77,11 @@ impl Key {
     pub fn is_domain(raw: &[u8]) -> bool {
         raw.starts_with(DOMAIN_PREFIX)
     }
+
+    /// Whether a raw key is one a node writes about itself (where its client
+    /// listeners are), not something an operator made: it does not make a
+    /// cluster "hold data", and a restore keeps the cluster's own.
+    pub fn is_node_reported(raw: &[u8]) -> bool {
+        raw.starts_with(NODE_ENDPOINTS_PREFIX.as_bytes())
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::digest::StateDigest;
-use super::key::{Key, DOMAIN_PREFIX};
+use super::key::Key;
 use super::state::{Change, Records, StateView};
 
 pub struct Layered<'a, V> {
@@ -68,21 +68,6 @@ impl<V: StateView> StateView for Layered<'_, V> {
             Some(value) => Ok(value.clone()),
             None => self.base.get(key),
         }
-    }
-
-    fn has_domain_records(&self) -> Result<bool, V::Error> {
-        let mut deleted = 0;
-        for (_, v) in self.pending.iter().filter(|(k, _)| Key::is_domain(k)) {
-            if v.is_some() {
-                return Ok(true);
-            }
-            deleted += 1;
-        }
-        // More stored domain records than deletions: one of them survives.
-        let stored = self.base.scan(DOMAIN_PREFIX, b"", deleted + 1)?;
-        Ok(stored
-            .iter()
-            .any(|(k, _)| !matches!(self.pending.get(k), Some(None))))
     }
 
     fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Records, V::Error> {

@@ -11,7 +11,7 @@ use super::command::{Command, Proposal, Query, QueryReply, Reply};
 use super::digest::StateDigest;
 use super::error::DomainError;
 use super::installs;
-use super::key::Key;
+use super::key::{Key, DOMAIN_PREFIX, NODE_ENDPOINTS_PREFIX};
 use super::layered::Layered;
 use super::settings::Settings;
 use super::slot::SlotRecord;
@@ -21,8 +21,6 @@ use super::slot::SlotRecord;
 pub trait StateView {
     type Error: From<CorruptRecord>;
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Self::Error>;
-    /// Whether any domain record exists.
-    fn has_domain_records(&self) -> Result<bool, Self::Error>;
     /// Up to `limit` records whose key starts with `prefix`, from `start`
     /// (inclusive) on, in key order.
     fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> Result<Records, Self::Error>;
@@ -95,12 +93,14 @@ fn apply_one<V: StateView>(
     let result = match &proposal.command {
         Command::SetSettings(patch) => {
             let current: Settings = read(view, Key::Settings)?.unwrap_or_default();
-            patch
-                .apply_to(&current, proposal.at_ms)
-                .map(|(settings, warnings)| {
+            match patch.apply_to(&current, proposal.at_ms) {
+                Ok((settings, mut warnings)) => {
+                    warnings.extend(installs::virtual_cert_warnings(view, &current, &settings)?);
                     let changes = vec![put(Key::Settings, &settings)];
-                    (Reply::Settings { settings, warnings }, changes)
-                })
+                    Ok((Reply::Settings { settings, warnings }, changes))
+                }
+                Err(e) => Err(e),
+            }
         }
         Command::InstallCa {
             ca,
@@ -221,11 +221,7 @@ pub fn query<V: StateView>(
         },
         Query::NodeEndpoints => {
             let mut all = Vec::new();
-            for (_, v) in view.scan(
-                super::key::NODE_ENDPOINTS_PREFIX.as_bytes(),
-                b"",
-                usize::MAX,
-            )? {
+            for (_, v) in view.scan(NODE_ENDPOINTS_PREFIX.as_bytes(), b"", usize::MAX)? {
                 if let Ok(e) = serde_json::from_slice(&v) {
                     all.push(e);
                 }
@@ -260,7 +256,7 @@ fn restore_begin<V: StateView>(
         // The same restore again: resume it.
         return Ok(Ok((Reply::RestoreStarted, Vec::new())));
     }
-    if view.has_domain_records()? {
+    if holds_operator_records(view)? {
         return Ok(Err(DomainError::NotEmpty));
     }
     Ok(Ok((
@@ -276,8 +272,11 @@ fn restore_chunk<V: StateView>(view: &V, records: &[(Vec<u8>, Vec<u8>)]) -> Resu
     if records.iter().any(|(k, _)| !Key::is_domain(k)) {
         return Ok(Err(DomainError::ForeignRecord));
     }
+    // The backup's listener records describe the nodes it was saved from;
+    // this cluster's nodes keep their own.
     let changes = records
         .iter()
+        .filter(|(k, _)| !Key::is_node_reported(k))
         .map(|(k, v)| Change {
             key: k.clone(),
             value: Some(v.clone()),
@@ -304,20 +303,43 @@ fn restore_finish<V: StateView>(
             in_progress: marker.digest.to_hex(),
         }));
     }
+    // `digest` covers the backup's records without its listener records; the
+    // state also holds this cluster's own.
+    let mut expected = digest;
+    for (k, v) in view.scan(NODE_ENDPOINTS_PREFIX.as_bytes(), b"", usize::MAX)? {
+        expected.update(&k, None, Some(&v));
+    }
     let actual = view.digest();
-    if actual != digest {
+    if actual != expected {
         return Ok(Err(DomainError::RestoreDigestMismatch {
-            expected: digest.to_hex(),
+            expected: expected.to_hex(),
             actual: actual.to_hex(),
         }));
     }
     Ok(Ok((
-        Reply::Restored { records, digest },
+        Reply::Restored {
+            records,
+            digest: actual,
+        },
         vec![Change {
             key: Key::Restore.encode(),
             value: None,
         }],
     )))
+}
+
+/// Whether the state holds a domain record besides those nodes write about
+/// themselves: a cluster started with client listeners is still fresh.
+pub fn holds_operator_records<V: StateView>(view: &V) -> Result<bool, V::Error> {
+    let Some((first, _)) = view.scan(DOMAIN_PREFIX, b"", 1)?.pop() else {
+        return Ok(false);
+    };
+    if !Key::is_node_reported(&first) {
+        return Ok(true);
+    }
+    // Node records share one prefix: look past it ('0' follows '/').
+    let past = format!("{}0", NODE_ENDPOINTS_PREFIX.trim_end_matches('/'));
+    Ok(!view.scan(DOMAIN_PREFIX, past.as_bytes(), 1)?.is_empty())
 }
 
 pub(super) fn read<T: DeserializeOwned, V: StateView>(

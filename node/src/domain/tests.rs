@@ -26,9 +26,6 @@ impl StateView for MemState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MemError> {
         Ok(self.records.get(key).cloned())
     }
-    fn has_domain_records(&self) -> Result<bool, MemError> {
-        Ok(self.records.keys().any(|k| Key::is_domain(k)))
-    }
     fn digest(&self) -> StateDigest {
         self.digest
     }
@@ -192,6 +189,63 @@ fn a_retried_request_is_applied_once() {
     assert_eq!(settings.revision, 1);
     let found = query(&s, &Query::LookupWrite(id)).unwrap().unwrap();
     assert_eq!(found, QueryReply::LookupWrite { log_index: Some(5) });
+}
+
+/// Regression (issue 14, item 1): the listener records nodes write at start
+/// made every `mrd dev` cluster "already hold data".
+#[test]
+fn restore_into_a_cluster_holding_only_listener_records_keeps_them() {
+    let listeners = |local: &str| {
+        Command::SetNodeEndpoints(NodeEndpoints {
+            node: 1,
+            local: local.into(),
+            ..Default::default()
+        })
+    };
+    let mut src = MemState::default();
+    src.must_apply(listeners("127.0.0.1:7101")).unwrap();
+    src.must_apply(patch(|p| p.cluster_domain = Some("example.com".into())))
+        .unwrap();
+    let records: Vec<_> = src
+        .records
+        .iter()
+        .filter(|(k, _)| Key::is_domain(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // What the replica sends: the backup's digest without its listener records.
+    let mut digest = src.digest;
+    for (k, v) in records.iter().filter(|(k, _)| Key::is_node_reported(k)) {
+        digest.update(k, Some(v), None);
+    }
+
+    let mut dst = MemState::default();
+    dst.must_apply(listeners("127.0.0.1:9101")).unwrap();
+    assert!(!holds_operator_records(&dst).unwrap_or_else(|e| match e {}));
+    let n = records.len() as u64;
+    dst.must_apply(Command::RestoreBegin { records: n, digest })
+        .unwrap();
+    dst.must_apply(Command::RestoreChunk { records }).unwrap();
+    let finished = dst
+        .must_apply(Command::RestoreFinish { records: n, digest })
+        .unwrap();
+    assert_eq!(
+        finished,
+        Reply::Restored {
+            records: n,
+            digest: dst.digest
+        }
+    );
+    match query(&dst, &Query::NodeEndpoints).unwrap().unwrap() {
+        QueryReply::NodeEndpoints(all) => {
+            assert_eq!(all.len(), 1);
+            assert_eq!(
+                all[0].local, "127.0.0.1:9101",
+                "the cluster's own, not the backup's"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(holds_operator_records(&dst).unwrap_or_else(|e| match e {}));
 }
 
 #[test]
@@ -449,24 +503,24 @@ fn a_key_changed_twice_by_one_proposal_is_digested_once() {
 }
 
 #[test]
-fn a_layered_view_knows_when_its_changes_delete_every_domain_record() {
+fn a_layered_view_knows_when_its_changes_delete_every_operator_record() {
     let mut base = MemState::default();
     base.records.insert(b"d/a".to_vec(), b"1".to_vec());
     base.records.insert(b"x/req/1".to_vec(), b"1".to_vec());
     let mut state = Layered::new(&base);
-    assert!(state.has_domain_records().unwrap_or_else(|e| match e {}));
+    assert!(holds_operator_records(&state).unwrap_or_else(|e| match e {}));
     state
         .extend(vec![Change {
             key: b"d/a".to_vec(),
             value: None,
         }])
         .unwrap_or_else(|e| match e {});
-    assert!(!state.has_domain_records().unwrap_or_else(|e| match e {}));
+    assert!(!holds_operator_records(&state).unwrap_or_else(|e| match e {}));
     state
         .extend(vec![Change {
             key: b"d/b".to_vec(),
             value: Some(b"2".to_vec()),
         }])
         .unwrap_or_else(|e| match e {});
-    assert!(state.has_domain_records().unwrap_or_else(|e| match e {}));
+    assert!(holds_operator_records(&state).unwrap_or_else(|e| match e {}));
 }

@@ -168,6 +168,15 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await
     }
 
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call(&rpc, &option, |mut c, p| async move { c.pre_vote(p).await })
+            .await
+    }
+
     async fn transfer_leader(
         &mut self,
         req: TransferLeaderRequest<TypeConfig>,
@@ -196,11 +205,17 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .clone()
             .map_err(unreachable)
             .map_err(to_streaming)?;
-        let header = serde_json::to_vec(&(vote, snapshot.meta.clone()))
-            .expect("snapshot header must serialize");
         let file = tokio::fs::File::open(&snapshot.snapshot.path)
             .await
             .map_err(|e| to_streaming(network(format!("cannot open snapshot file: {e}"))))?;
+        // The receiver holds the stream to the size declared here.
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| to_streaming(network(format!("cannot read snapshot file size: {e}"))))?
+            .len();
+        let header = serde_json::to_vec(&(vote, snapshot.meta.clone(), size))
+            .expect("snapshot header must serialize");
         let first = futures::stream::once(async move {
             SnapshotChunk {
                 header,

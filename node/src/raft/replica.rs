@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
 use super::network::{decode, encode, Peers};
+use super::removal::Removal;
 use super::snapshot_file::{SnapshotFileError, SnapshotReader};
 use super::state_machine::{StateMachine, StateReader};
 use super::types::{Raft, TypeConfig};
@@ -77,6 +78,8 @@ pub enum ReplicaError {
     BadSnapshot { reason: String },
     #[error("node {node_id} is installing a snapshot from the leader: ask another node or retry shortly")]
     InstallingSnapshot { node_id: u64 },
+    #[error("node {node_id} was removed from the cluster at log index {log_index}: ask another node (to add it back, wipe its data dir and add it as a new learner)")]
+    Removed { node_id: u64, log_index: u64 },
     #[error("raft: {message}")]
     Raft { message: String },
     #[error("storage: {message}")]
@@ -137,7 +140,11 @@ pub struct Replica {
     sm: StateMachine,
     peers: Peers,
     seal_key_id: String,
+    removal: Removal,
 }
+
+/// How long the leader keeps trying to tell a removed node so.
+const REMOVAL_NOTICE_WAIT: Duration = Duration::from_secs(30);
 
 impl Replica {
     pub fn new(
@@ -147,6 +154,7 @@ impl Replica {
         sm: StateMachine,
         peers: Peers,
         seal_key_id: String,
+        removal: Removal,
     ) -> Self {
         Self {
             id,
@@ -156,11 +164,66 @@ impl Replica {
             sm,
             peers,
             seal_key_id,
+            removal,
         }
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// `Removed` once this node was removed from the cluster: the API
+    /// refuses every call with it.
+    pub fn check_member(&self) -> Result<(), ReplicaError> {
+        match self.removal.removed_at() {
+            Some(log_index) => Err(ReplicaError::Removed {
+                node_id: self.id,
+                log_index,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that the membership change at `log_index` removed this node
+    /// (told by the leader that committed it, or done here).
+    pub fn mark_removed(&self, log_index: u64) -> Result<(), ReplicaError> {
+        if self.removal.mark(log_index).map_err(storage_err)? {
+            tracing::error!(
+                node_id = self.id,
+                log_index,
+                "this node was removed from the cluster: the API now refuses every call; \
+                 to add it back, wipe its data dir and add it as a new learner"
+            );
+        }
+        Ok(())
+    }
+
+    /// Tells node `id` at `addr` that it was removed at `log_index`, retrying
+    /// in the background while it is unreachable.
+    fn notify_removed(&self, id: u64, addr: String, log_index: u64) {
+        let peers = self.peers.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while started.elapsed() < REMOVAL_NOTICE_WAIT {
+                if let Ok(mut client) = peers.client(id, &addr) {
+                    let told = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        client.removed(encode(&log_index)),
+                    )
+                    .await;
+                    if matches!(told, Ok(Ok(_))) {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            tracing::warn!(
+                node_id = id,
+                %addr,
+                log_index,
+                "could not tell the removed node that it was removed; it will answer from a frozen state until wiped"
+            );
+        });
     }
 
     /// Where temporary snapshot files (uploads, exports) are written.
@@ -365,7 +428,13 @@ impl Replica {
                     .change_membership(change, false)
                     .await
                     .map_err(|e| self.write_err(e))?;
-                Ok(self.membership_reply(resp.log_id.index()))
+                let log_index = resp.log_id.index();
+                if *id == self.id {
+                    self.mark_removed(log_index)?;
+                } else {
+                    self.notify_removed(*id, member.addr.clone(), log_index);
+                }
+                Ok(self.membership_reply(log_index))
             }
             ForwardRequest::TransferLeader { to } => {
                 self.ensure_leader()?;
@@ -660,21 +729,28 @@ impl Replica {
             });
         }
         let file = path.to_path_buf();
-        let records = tokio::task::spawn_blocking(move || -> Result<Records, SnapshotFileError> {
-            let mut reader = SnapshotReader::open(&file)?;
-            let mut out = Vec::new();
-            reader.for_each_record(|k, v| {
-                if Key::is_domain(k) {
-                    out.push((k.to_vec(), v.to_vec()));
-                }
-                Ok(())
-            })?;
-            Ok(out)
-        })
+        // The backup's listener records name the nodes it was saved from:
+        // they are left out (and out of the digest to reach), and this
+        // cluster's nodes keep their own.
+        let mut digest = header.digest;
+        let (records, digest) = tokio::task::spawn_blocking(
+            move || -> Result<(Records, StateDigest), SnapshotFileError> {
+                let mut reader = SnapshotReader::open(&file)?;
+                let mut out = Vec::new();
+                reader.for_each_record(|k, v| {
+                    if Key::is_node_reported(k) {
+                        digest.update(k, Some(v), None);
+                    } else if Key::is_domain(k) {
+                        out.push((k.to_vec(), v.to_vec()));
+                    }
+                    Ok(())
+                })?;
+                Ok((out, digest))
+            },
+        )
         .await
         .map_err(storage_err)??;
         let total = records.len() as u64;
-        let digest = header.digest;
         // Request ids unique to this invocation: a retried step is applied once,
         // while a later restore is judged afresh (an interrupted one resumes
         // through the restore marker, not through these ids).
@@ -722,7 +798,7 @@ impl Replica {
             .await?;
             progress(RestoreProgress { written, total });
         }
-        let (_, log_index) = self
+        let (reply, log_index) = self
             .write(Self::proposal(
                 Command::RestoreFinish {
                     records: total,
@@ -731,7 +807,11 @@ impl Replica {
                 step_id(u64::MAX),
             ))
             .await?;
-        Ok((total, digest, log_index))
+        match reply {
+            Reply::Restored { digest, .. } => Ok((total, digest, log_index)),
+            // Finished by an earlier attempt of this same call.
+            _ => Ok((total, self.reader.applied_info().digest, log_index)),
+        }
     }
 }
 

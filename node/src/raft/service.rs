@@ -3,6 +3,7 @@
 //! and only then handed to Raft.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -20,20 +21,80 @@ use super::types::TypeConfig;
 
 pub struct RaftService {
     replica: Arc<Replica>,
-    incoming_dir: std::path::PathBuf,
+    incoming_dir: PathBuf,
+    max_snapshot_bytes: u64,
 }
 
 impl RaftService {
-    pub fn new(replica: Arc<Replica>, incoming_dir: std::path::PathBuf) -> Self {
+    pub fn new(replica: Arc<Replica>, incoming_dir: PathBuf, max_snapshot_bytes: u64) -> Self {
         Self {
             replica,
             incoming_dir,
+            max_snapshot_bytes,
         }
+    }
+}
+
+/// A snapshot file being received: deleted on drop unless kept.
+struct PartFile(PathBuf);
+
+impl PartFile {
+    fn keep(self) -> PathBuf {
+        let path = self.0.clone();
+        std::mem::forget(self);
+        path
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
 fn bad_payload(e: String) -> Status {
     Status::invalid_argument(e)
+}
+
+/// Writes a snapshot stream to `path`, holding it to the `size` its header
+/// declared and to a snapshot file's magic bytes as they arrive, then checks
+/// the whole file. The caller deletes the file on error.
+async fn receive(
+    mut chunks: impl futures::Stream<Item = Result<Vec<u8>, Status>> + Unpin,
+    size: u64,
+    path: &std::path::Path,
+) -> Result<(), Status> {
+    let mut file = std::fs::File::create(path).map_err(|e| Status::internal(e.to_string()))?;
+    let mut received = 0u64;
+    while let Some(data) = chunks.next().await {
+        let data = data?;
+        if !SnapshotReader::may_start(received, &data) {
+            return Err(Status::invalid_argument(
+                "received snapshot refused: not an mrouter snapshot file",
+            ));
+        }
+        received += data.len() as u64;
+        if received > size {
+            return Err(Status::invalid_argument(format!(
+                "received snapshot refused: more than the {size} bytes its header declares"
+            )));
+        }
+        file.write_all(&data)
+            .map_err(|e| Status::internal(e.to_string()))?;
+    }
+    if received != size {
+        return Err(Status::invalid_argument(format!(
+            "received snapshot refused: {received} bytes of the {size} its header declares"
+        )));
+    }
+    file.sync_all()
+        .map_err(|e| Status::internal(e.to_string()))?;
+    let check = path.to_path_buf();
+    tokio::task::spawn_blocking(move || SnapshotReader::verify(&check))
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::data_loss(format!("received snapshot refused: {e}")))?;
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -56,6 +117,26 @@ impl RaftRpc for RaftService {
             .raft()
             .vote(req)
             .await
+            .map_err(|e| e.to_string());
+        Ok(Response::new(encode(&result)))
+    }
+
+    async fn pre_vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        let req = decode(request.get_ref()).map_err(bad_payload)?;
+        let result = self
+            .replica
+            .raft()
+            .pre_vote(req)
+            .await
+            .map_err(|e| e.to_string());
+        Ok(Response::new(encode(&result)))
+    }
+
+    async fn removed(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
+        let log_index: u64 = decode(request.get_ref()).map_err(bad_payload)?;
+        let result = self
+            .replica
+            .mark_removed(log_index)
             .map_err(|e| e.to_string());
         Ok(Response::new(encode(&result)))
     }
@@ -83,36 +164,25 @@ impl RaftRpc for RaftService {
             .next()
             .await
             .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
-        let (vote, meta): (VoteOf<TypeConfig>, SnapshotMetaOf<TypeConfig>) =
+        let (vote, meta, size): (VoteOf<TypeConfig>, SnapshotMetaOf<TypeConfig>, u64) =
             serde_json::from_slice(&first.header)
                 .map_err(|e| Status::invalid_argument(format!("snapshot header: {e}")))?;
-        let path = self.incoming_dir.join(format!(
+        if size > self.max_snapshot_bytes {
+            return Err(Status::resource_exhausted(format!(
+                "a snapshot of {size} bytes is over this node's limit of {} bytes \
+                 (max_snapshot_mib)",
+                self.max_snapshot_bytes
+            )));
+        }
+        // Removed at once if the stream fails, is refused, or is dropped.
+        let part = PartFile(self.incoming_dir.join(format!(
             "incoming-{}.part",
             hex::encode(crate::pki::random_array::<8>())
-        ));
-        let mut file = std::fs::File::create(&path).map_err(|e| Status::internal(e.to_string()))?;
-        let received = async {
-            while let Some(chunk) = stream.next().await {
-                file.write_all(&chunk?.data)
-                    .map_err(|e| Status::internal(e.to_string()))?;
-            }
-            file.sync_all()
-                .map_err(|e| Status::internal(e.to_string()))?;
-            let check = path.clone();
-            tokio::task::spawn_blocking(move || SnapshotReader::verify(&check))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?
-                .map_err(|e| Status::data_loss(format!("received snapshot refused: {e}")))?;
-            Ok::<(), Status>(())
-        }
-        .await;
-        if let Err(status) = received {
-            let _ = std::fs::remove_file(&path);
-            return Err(status);
-        }
+        )));
+        receive(stream.map(|c| c.map(|c| c.data)), size, &part.0).await?;
         let snapshot = SnapshotOf::<TypeConfig, SnapshotData> {
             meta,
-            snapshot: SnapshotData { path },
+            snapshot: SnapshotData { path: part.keep() },
         };
         let result = self
             .replica
@@ -132,5 +202,48 @@ impl RaftRpc for RaftService {
 
     async fn node_status(&self, _request: Request<Payload>) -> Result<Response<Payload>, Status> {
         Ok(Response::new(encode(&self.replica.node_status())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: Vec<Vec<u8>>) -> impl futures::Stream<Item = Result<Vec<u8>, Status>> + Unpin {
+        futures::stream::iter(parts.into_iter().map(Ok))
+    }
+
+    #[tokio::test]
+    async fn a_junk_snapshot_stream_is_refused_at_its_first_chunk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("in.part");
+        // 200 MB declared and (lazily) offered: refused before the second chunk.
+        let mut offered = 0;
+        let junk = futures::stream::iter(std::iter::from_fn(|| {
+            offered += 1;
+            (offered <= 200).then(|| Ok(vec![0xAB; 1 << 20]))
+        }));
+        let err = receive(junk, 200 << 20, &path).await.unwrap_err();
+        assert!(err.message().contains("not an mrouter snapshot"), "{err:?}");
+        assert!(offered <= 1, "read {offered} chunks");
+        assert!(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_stream_is_held_to_its_declared_size() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("in.part");
+        let start = b"MRSNAP\0\x01".to_vec();
+        let err = receive(chunks(vec![start.clone(), vec![0; 100]]), 50, &path)
+            .await
+            .unwrap_err();
+        assert!(err.message().contains("more than the 50 bytes"), "{err:?}");
+        let err = receive(chunks(vec![start]), 50, &path).await.unwrap_err();
+        assert!(err.message().contains("8 bytes of the 50"), "{err:?}");
+        // The magic split over chunks is fine; a wrong byte in it is not.
+        assert!(SnapshotReader::may_start(0, b"MRS"));
+        assert!(SnapshotReader::may_start(3, b"NAP\0\x01rest"));
+        assert!(!SnapshotReader::may_start(3, b"NOP"));
+        assert!(SnapshotReader::may_start(8, b"anything"));
     }
 }

@@ -151,6 +151,18 @@ impl SnapshotReader {
     }
 
     /// Reads only the header.
+    /// Whether `data`, arriving at byte `offset` of a file, can be part of a
+    /// snapshot file's start (its magic bytes): lets a receiver refuse junk
+    /// at once instead of after writing all of it.
+    pub fn may_start(offset: u64, data: &[u8]) -> bool {
+        let offset = offset as usize;
+        if offset >= MAGIC.len() {
+            return true;
+        }
+        let n = data.len().min(MAGIC.len() - offset);
+        data[..n] == MAGIC[offset..offset + n]
+    }
+
     pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotFileError> {
         Ok(Self::open(path)?.header)
     }

@@ -200,11 +200,6 @@ impl StateView for StateReader {
             .map_err(io::Error::other)
     }
 
-    fn has_domain_records(&self) -> io::Result<bool> {
-        self.whole()?;
-        Ok(!scan_db(&self.db, domain::DOMAIN_PREFIX, domain::DOMAIN_PREFIX, 1)?.is_empty())
-    }
-
     fn digest(&self) -> StateDigest {
         self.applied_info().digest
     }
