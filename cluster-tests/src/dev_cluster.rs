@@ -24,10 +24,11 @@ pub struct DevCluster {
 }
 
 /// Ports `mrd dev --base-port B` uses for `n` nodes: the API at B.., the local
-/// listeners at B+100.., the remote ones at B+200.., the virtual ones at B+442/443.
+/// listeners at B+100.., the remote ones at B+200.., the virtual ones at
+/// B+442/443; and those of one more node, which the README tour adds.
 fn ports_used(base: u16, nodes: u16) -> Vec<u16> {
     let mut ports = Vec::new();
-    for i in 0..nodes {
+    for i in 0..=nodes {
         ports.extend([base + i, base + 100 + i, base + 200 + i]);
     }
     ports.extend([base + 442, base + 443]);

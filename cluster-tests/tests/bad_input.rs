@@ -167,5 +167,40 @@ async fn status_and_settings_render_as_json_yaml_and_table() -> Result<()> {
     assert!(ok, "{err}");
     assert!(err.contains("warning: remote access FQDN mr.example.org is not inside the cluster domain example.com"), "{err}");
     assert!(out.contains("mr.example.org"));
+
+    // Every member healthy: exit 0, and --cluster asks each one directly.
+    let (ok, out, err) = mrctl(&ep, &["cluster", "status", "--cluster"]);
+    assert!(ok && out.matches(" ok ").count() == 3, "{out}{err}");
+
+    // A member down: the table says so in its HEALTH column (not in DIGEST)
+    // and the exit code is not 0, as with `etcdctl endpoint health`.
+    let mut c = c;
+    c.node(3).stop()?;
+    let (ok, out, err) = mrctl(&ep, &["cluster", "status"]);
+    assert!(!ok, "status must fail with a member down: {out}");
+    assert!(
+        out.contains("HEALTH") && out.contains("unreachable"),
+        "{out}"
+    );
+    assert!(
+        err.contains("1 of 3 members unhealthy: node 3 unreachable"),
+        "{err}"
+    );
+    let (ok, out, err) = mrctl(&ep, &["-o", "json", "cluster", "status", "--cluster"]);
+    assert!(!ok, "{out}");
+    let views: serde_json::Value = serde_json::from_str(&out)?;
+    let views = views.as_array().cloned().unwrap_or_default();
+    assert_eq!(views.len(), 3, "{out}");
+    for v in &views {
+        let health = v["health"].as_str().unwrap_or_default();
+        if v["id"] == 3 {
+            assert!(health.starts_with("unreachable"), "{v}");
+        } else {
+            assert_eq!(health, "", "{v}");
+            assert!(v["leader_id"].as_u64().is_some(), "{v}");
+        }
+    }
+    let e: serde_json::Value = serde_json::from_str(err.trim())?;
+    assert_eq!(e["error"]["code"], "LOCAL", "{e}");
     Ok(())
 }

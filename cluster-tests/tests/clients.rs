@@ -572,6 +572,47 @@ async fn client_listings_page_and_filter_by_user() -> Result<()> {
     };
     ensure!(ids(&second).len() == 10, "{second}");
     ensure!(ids(&first).is_disjoint(&ids(&second)), "pages overlap");
+    // The token is one opaque string, the same in JSON and on the flag.
+    ensure!(
+        first["next_page_token"] == token.as_str(),
+        "{first} vs {token}"
+    );
+
+    // A made-up token, or one from another listing, is refused rather than
+    // answered with an empty last page; so is a limit above the maximum.
+    must_fail(
+        &ep,
+        &["client", "list", "--page-token", "garbage!"],
+        &["INVALID_ARGUMENT", "page_token"],
+    );
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "list",
+            "--state",
+            "revoked",
+            "--page-token",
+            &token,
+        ],
+        &[
+            "INVALID_ARGUMENT",
+            "page_token does not belong to this listing",
+        ],
+    );
+    {
+        use mrouter_proto::v1::clients_client::ClientsClient;
+        let mut raw = ClientsClient::new(c.channel(1).await?);
+        let err = raw
+            .list(mrouter_proto::v1::ListClientsRequest {
+                limit: 5000,
+                ..Default::default()
+            })
+            .await
+            .expect_err("a limit above the maximum");
+        ensure!(err.code() == tonic::Code::InvalidArgument, "{err:?}");
+        ensure!(err.message().contains("at most 1000"), "{err:?}");
+    }
 
     ensure!(ids_in(&ep, &["--limit", "10"]) == all);
     ensure!(ids_in(&ep, &["--user", "alice", "--limit", "4"]).len() == 13);
@@ -615,6 +656,36 @@ async fn bad_client_input_is_refused_with_its_code() -> Result<()> {
         ],
     );
     must_fail(&ep, &["client", "show", "nobody"], &["NOT_FOUND"]);
+    // With -o json the error is JSON too, on stderr, with the same exit code.
+    let (ok_, out, err) = mrctl(&ep, &["client", "show", "nobody", "-o", "json"]);
+    ensure!(!ok_ && out.is_empty(), "{out}");
+    let v: Value =
+        serde_json::from_str(err.trim()).with_context(|| format!("JSON error: {err}"))?;
+    ensure!(v["error"]["code"] == "NOT_FOUND", "{v}");
+    ensure!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nobody") && !m.starts_with("NOT_FOUND")),
+        "{v}"
+    );
+    let (_, _, err) = mrctl(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "a",
+            "--user",
+            "u",
+            "--csr",
+            "/nonexistent",
+            "-o",
+            "json",
+        ],
+    );
+    let v: Value =
+        serde_json::from_str(err.trim()).with_context(|| format!("JSON error: {err}"))?;
+    ensure!(v["error"]["code"] == "LOCAL", "{v}");
     must_fail(
         &ep,
         &["client", "revoke", "nobody", "--yes"],
@@ -655,6 +726,63 @@ async fn bad_client_input_is_refused_with_its_code() -> Result<()> {
     );
     ensure!(std::fs::read_to_string(&existing)? == "keep me");
     must_fail(&ep, &["client", "show", "y"], &["NOT_FOUND"]);
+
+    // A 5 MB file given as a CSR is refused by name, before it is sent; the
+    // node refuses one that is sent anyway with the same clarity.
+    let huge = write(dir.path(), "huge.csr", vec![b'A'; 5 << 20]);
+    let err = must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "z",
+            "--user",
+            "u",
+            "--csr",
+            s(&huge),
+        ],
+        &["huge.csr", "a CSR is at most 64 KiB"],
+    );
+    ensure!(!err.contains("decoded message length"), "{err}");
+    {
+        use mrouter_proto::v1::clients_client::ClientsClient;
+        let mut raw = ClientsClient::new(c.channel(1).await?);
+        let err = raw
+            .provision(mrouter_proto::v1::ProvisionRequest {
+                id: "z".into(),
+                user: "u".into(),
+                csr: vec![b'A'; 5 << 20],
+                ..Default::default()
+            })
+            .await
+            .expect_err("a 5 MB CSR");
+        ensure!(err.code() == tonic::Code::InvalidArgument, "{err:?}");
+        ensure!(err.message().contains("a CSR is at most 64 KiB"), "{err:?}");
+    }
+
+    // Bidirectional-text controls would reorder the `client list` table.
+    must_fail(
+        &ep,
+        &[
+            "client",
+            "provision",
+            "--id",
+            "w",
+            "--user",
+            "u",
+            "--device",
+            "evil\u{202e}gpj.exe",
+            "--key-out",
+            s(&key),
+        ],
+        &["INVALID_ARGUMENT", "device"],
+    );
+    ensure!(!key.exists());
+    // A refused long value is echoed cut, not whole.
+    let long_id = "x".repeat(10_000);
+    let err = must_fail(&ep, &["client", "show", &long_id], &["INVALID_ARGUMENT"]);
+    ensure!(err.len() < 1_000, "the refusal echoes {} bytes", err.len());
     Ok(())
 }
 
@@ -766,5 +894,128 @@ async fn concurrent_provisions_through_every_node_each_land_once() -> Result<()>
         .await?;
     let listed = ids_in(&c.endpoints(), &["--user", "u2"]);
     ensure!(listed.len() == N / 4, "{listed:?}");
+    Ok(())
+}
+
+/// A request id is an idempotency key for one request: sent again with
+/// another CSR, user or client id it is refused, not answered with the
+/// first request's result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_request_id_with_a_different_request_is_refused() -> Result<()> {
+    use mrouter_proto::v1::certificate_authority_client::CertificateAuthorityClient;
+    use mrouter_proto::v1::clients_client::ClientsClient;
+    use mrouter_proto::v1::settings_client::SettingsClient;
+    use mrouter_proto::v1::{GenerateCaRequest, ProvisionRequest, SetSettingsRequest};
+
+    let c = Cluster::start(ClusterOptions::default()).await?;
+    c.must_have_leader().await?;
+    ok(
+        &c.endpoints(),
+        &["ca", "generate", "--cn", "Test CA", "--key", "ecdsa-p256"],
+    );
+    let csr = |_: u8| -> Result<Vec<u8>> {
+        let key = rcgen::KeyPair::generate()?;
+        Ok(rcgen::CertificateParams::default()
+            .serialize_request(&key)?
+            .der()
+            .to_vec())
+    };
+    let first = ProvisionRequest {
+        request_id: vec![42; 16],
+        id: "reuse".into(),
+        user: "alice".into(),
+        csr: csr(1)?,
+        ..Default::default()
+    };
+    let mut clients = ClientsClient::new(c.channel(1).await?);
+    let applied = clients.provision(first.clone()).await?.into_inner();
+    // The same request again is the same answer (a retry).
+    let again = clients.provision(first.clone()).await?.into_inner();
+    assert_eq!(again.cert_pem, applied.cert_pem);
+    for (what, changed) in [
+        (
+            "another CSR",
+            ProvisionRequest {
+                csr: csr(2)?,
+                ..first.clone()
+            },
+        ),
+        (
+            "another user",
+            ProvisionRequest {
+                user: "mallory".into(),
+                ..first.clone()
+            },
+        ),
+        (
+            "another client id",
+            ProvisionRequest {
+                id: "other".into(),
+                ..first.clone()
+            },
+        ),
+    ] {
+        // Through another node too: the check is replicated state.
+        let mut via = ClientsClient::new(c.channel(2).await?);
+        let err = via.provision(changed).await.expect_err(what);
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{what}: {err:?}");
+        assert!(
+            err.message().contains("was used for a different request"),
+            "{what}: {}",
+            err.message()
+        );
+    }
+    // Nothing changed: the client is as first provisioned, and its
+    // certificate can be fetched again (`client show --cert`).
+    let shown = json(&c.endpoints(), &["client", "show", "reuse"]);
+    assert_eq!(shown["user"], "alice", "{shown}");
+    assert_eq!(shown["cert_pem"], applied.cert_pem.as_str(), "{shown}");
+    let (pem, _) = ok(&c.endpoints(), &["client", "show", "reuse", "--cert"]);
+    assert_eq!(pem, applied.cert_pem);
+    let (_, _, err) = cluster_tests::mrctl(&c.endpoints(), &["client", "show", "other"]);
+    assert!(
+        err.contains("NOT_FOUND") || err.contains("not found"),
+        "{err}"
+    );
+
+    // Settings too (checked where the write applies) ...
+    let mut settings = SettingsClient::new(c.channel(1).await?);
+    let set = SetSettingsRequest {
+        request_id: vec![43; 16],
+        cluster_domain: Some("one.example".into()),
+        ..Default::default()
+    };
+    settings.set(set.clone()).await?;
+    settings.set(set.clone()).await?;
+    let err = settings
+        .set(SetSettingsRequest {
+            cluster_domain: Some("two.example".into()),
+            ..set
+        })
+        .await
+        .expect_err("another domain under the same id");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    // ... and a CA install (checked before any key is generated).
+    let mut ca = CertificateAuthorityClient::new(c.channel(3).await?);
+    let install = GenerateCaRequest {
+        request_id: vec![44; 16],
+        key_type: "ecdsa-p256".into(),
+        confirm_invalidate_clients: true,
+        ..Default::default()
+    };
+    let epoch = ca.generate(install.clone()).await?.into_inner().epoch;
+    assert_eq!(
+        ca.generate(install.clone()).await?.into_inner().epoch,
+        epoch
+    );
+    let err = ca
+        .generate(GenerateCaRequest {
+            key_type: "ecdsa-p384".into(),
+            ..install
+        })
+        .await
+        .expect_err("another key type under the same id");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     Ok(())
 }

@@ -235,6 +235,19 @@ async fn provisioned_clients_and_only_they_get_in_everywhere() -> Result<()> {
     // TLS 1.3 is negotiated; TLS 1.1 is refused.
     let (done, text) = s_client(local1, "-tls1_3", &ca, &alice);
     ensure!(done && text.contains("TLSv1.3"), "{text}");
+    // The certificate request names our CA, so clients that pick a
+    // certificate by issuer pick ours.
+    let names = text
+        .split("Acceptable client certificate CA names")
+        .nth(1)
+        .unwrap_or_default();
+    ensure!(
+        names
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("CN") && l.contains("Listener CA")),
+        "the certificate request must name the CA: {text}"
+    );
     let (done, text) = s_client(local1, "-tls1_1", &ca, &alice);
     ensure!(!done, "TLS 1.1 must be refused: {text}");
 
@@ -460,5 +473,86 @@ async fn activation_swaps_the_certificate_without_dropping_connections() -> Resu
         reply.contains(&after),
         "the new handshake serves the activated certificate ({after}): {reply}"
     );
+    Ok(())
+}
+
+/// Lines of every node's log that mention the virtual listeners.
+fn virtual_log_lines(dev: &cluster_tests::DevCluster) -> usize {
+    (1..=3)
+        .map(|id| {
+            std::fs::read_to_string(dev.node_log(id))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("virtual listeners"))
+                .count()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_address_not_on_this_host_warns_once_and_does_not_flood_the_log() -> Result<()> {
+    let dev = cluster_tests::DevCluster::start()?;
+    let ep = dev.endpoints();
+    let before = virtual_log_lines(&dev);
+    // 192.0.2.1 (TEST-NET-1) is on no interface of this host.
+    let (_, err) = mrctl_ok(&ep, &["settings", "set", "--virtual-address", "192.0.2.1"]);
+    assert!(
+        err.contains("cannot open the virtual listeners on 192.0.2.1")
+            && err.contains("retries with backoff"),
+        "settings set must warn that the leader cannot bind: {err}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let lines = virtual_log_lines(&dev) - before;
+    // Old code: a warning every 20 ms (about 150 here).
+    assert!(
+        lines <= 2,
+        "{lines} log lines about the virtual listeners in 3 s"
+    );
+
+    // A bindable address opens at once and the reply carries no warning.
+    let (_, err) = mrctl_ok(
+        &ep,
+        &["settings", "set", "--virtual-address", "127.0.0.100"],
+    );
+    assert!(!err.contains("cannot open"), "{err}");
+    eventually(
+        Duration::from_secs(10),
+        "the virtual listeners open",
+        || async {
+            let opened = (1..=3).any(|id| {
+                std::fs::read_to_string(dev.node_log(id))
+                    .unwrap_or_default()
+                    .contains("opened the virtual listeners")
+            });
+            Ok(opened.then_some(()))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Every file and directory `mrd dev` and its nodes create is owner-only:
+/// data dirs 0700, logs, database files and snapshots 0600.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mrd_dev_files_are_readable_by_their_owner_alone() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dev = cluster_tests::DevCluster::start()?;
+    ok(&dev.endpoints(), &["snapshot", "trigger"]);
+    let mut seen = 0;
+    let mut stack = vec![dev.dir.clone()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_dir() {
+            ensure!(mode & 0o077 == 0, "{} is {mode:o}", path.display());
+            for entry in std::fs::read_dir(&path)? {
+                stack.push(entry?.path());
+            }
+        } else if meta.is_file() {
+            ensure!(mode & 0o077 == 0, "{} is {mode:o}", path.display());
+            seen += 1;
+        }
+    }
+    ensure!(seen > 10, "only {seen} files under {}", dev.dir.display());
     Ok(())
 }

@@ -34,6 +34,26 @@ async fn a_saved_snapshot_restores_into_a_fresh_cluster_with_the_same_digest() -
     assert!(ok, "{out}{err}");
     let bytes = std::fs::read(&file)?;
     assert!(!bytes.windows(11).any(|w| w == b"PRIVATE KEY"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a saved snapshot is owner-only, not {mode:o}");
+    }
+    // An existing file is not replaced without --force.
+    let (ok, _, err) = mrctl(
+        &src.endpoints(),
+        &["snapshot", "save", file.to_str().unwrap()],
+    );
+    assert!(
+        !ok && err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file)?, bytes);
+    let (ok, _, err) = mrctl(
+        &src.endpoints(),
+        &["snapshot", "save", "--force", file.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
 
     // A fresh cluster with the same seal key.
     let mut dst = Cluster::new_uninitialized(ClusterOptions::default())?;
@@ -170,7 +190,9 @@ async fn snapshot_restore_works_into_a_fresh_mrd_dev_cluster() -> Result<()> {
 
     // Every member reaches the reported digest, and the restored records are there.
     cluster_tests::eventually(Duration::from_secs(20), "members converge", || async {
-        let status = mrctl_json(&dst_ep, &["cluster", "status"]);
+        // Exits non-zero while a member is unhealthy; its JSON is still there.
+        let (_, out, _) = cluster_tests::mrctl(&dst_ep, &["cluster", "status", "-o", "json"]);
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
         let members = status["members"].as_array().cloned().unwrap_or_default();
         Ok(
             (members.len() == 3 && members.iter().all(|m| m["state_digest"] == digest))

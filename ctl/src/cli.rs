@@ -67,8 +67,14 @@ pub enum ClusterCmd {
         #[arg(long = "member", value_name = "ID=HOST:PORT")]
         members: Vec<String>,
     },
-    /// Leader, term and every member's replication state.
-    Status,
+    /// Leader, term and every member's replication state and health; exits
+    /// non-zero when a member is unhealthy (down, unreachable, leaderless).
+    Status {
+        /// Ask every member directly and show what each says of itself
+        /// (like `etcdctl endpoint status --cluster`).
+        #[arg(long)]
+        cluster: bool,
+    },
     /// Add a node as a learner: it receives the log but does not vote.
     AddLearner {
         #[arg(long)]
@@ -98,8 +104,14 @@ pub enum ClusterCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum SnapshotCmd {
-    /// Stream a consistent snapshot of the whole state to FILE (secrets stay sealed).
-    Save { file: PathBuf },
+    /// Stream a consistent snapshot of the whole state to FILE (secrets stay
+    /// sealed; the file is created readable by you alone).
+    Save {
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Restore a saved snapshot into a fresh, initialized cluster.
     Restore { file: PathBuf },
     /// Build a Raft snapshot on the leader now (optionally purging the log it covers).
@@ -329,9 +341,10 @@ pub enum ClientCmd {
         /// Follow the pages to the end.
         #[arg(long)]
         all: bool,
-        /// Continue a listing: the token printed after the previous page.
-        #[arg(long, value_name = "HEX", value_parser = parse_page_token)]
-        page_token: Option<PageToken>,
+        /// Continue a listing: the token printed after the previous page
+        /// (`next_page_token` in JSON), with the same filters.
+        #[arg(long, value_name = "TOKEN")]
+        page_token: Option<String>,
         /// Read from the answering node without confirming with the leader.
         #[arg(long)]
         stale: bool,
@@ -343,6 +356,9 @@ pub enum ClientCmd {
         /// Read from the answering node without confirming with the leader.
         #[arg(long)]
         stale: bool,
+        /// Print only the client's current certificate, as PEM.
+        #[arg(long)]
+        cert: bool,
     },
     /// Revoke a client: its certificate goes on the CRL; only provisioning it
     /// again with --replace brings it back.
@@ -390,16 +406,6 @@ pub enum ClientCmd {
     },
 }
 
-/// The bytes of a `--page-token`, given as hex.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PageToken(pub Vec<u8>);
-
-fn parse_page_token(text: &str) -> Result<PageToken, String> {
-    hex::decode(text.trim())
-        .map(PageToken)
-        .map_err(|e| format!("a page token is hex, as printed after a page: {e}"))
-}
-
 /// The distinguished name of a new certificate or CSR.
 #[derive(Args, Debug, Clone)]
 pub struct SubjectArgs {
@@ -412,12 +418,14 @@ pub struct SubjectArgs {
     /// City or locality.
     #[arg(long)]
     pub locality: Option<String>,
-    #[arg(long, visible_alias = "org")]
+    /// Organization.
+    #[arg(long = "org", visible_alias = "organization", value_name = "O")]
     pub organization: Option<String>,
-    #[arg(long, visible_alias = "ou")]
+    /// Organizational unit.
+    #[arg(long = "ou", visible_alias = "organizational-unit", value_name = "OU")]
     pub organizational_unit: Option<String>,
     /// Common name (a CA defaults to the cluster domain).
-    #[arg(long, visible_alias = "cn")]
+    #[arg(long = "cn", visible_alias = "common-name", value_name = "CN")]
     pub common_name: Option<String>,
 }
 
@@ -489,8 +497,10 @@ pub struct OutArgs {
     /// Write to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Overwrite FILE if it exists.
-    #[arg(long, requires = "out")]
+    /// Overwrite FILE if it exists; without --out, print a private key to
+    /// standard output (refused otherwise: it would land in a terminal's
+    /// scrollback or a file of the shell's default mode).
+    #[arg(long)]
     pub force: bool,
 }
 

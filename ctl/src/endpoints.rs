@@ -28,6 +28,11 @@ const LIVENESS: Duration = Duration::from_millis(1000);
 /// Metadata key a node sets on every refusal after it was removed from the
 /// cluster (see `mrouter_node::api::removed`).
 const REMOVED_KEY: &str = "mrouter-node-removed";
+/// Metadata key a node sets when a write's commit is unknown (the leader
+/// changed): the same request, under the same request id, is sent again.
+const RETRY_SAME_KEY: &str = "mrouter-retry-same-request";
+/// How often such a write is sent again before its error is shown.
+const SAME_REQUEST_RETRIES: u32 = 3;
 
 pub struct Endpoints {
     addrs: Vec<String>,
@@ -60,6 +65,11 @@ impl Endpoints {
             channels: Mutex::new(HashMap::new()),
             preferred: Mutex::new(0),
         })
+    }
+
+    /// Endpoints of just `addr`, with the same timeout: to ask one node.
+    pub fn only(&self, addr: &str) -> Result<Endpoints> {
+        Endpoints::new(vec![addr.to_string()], self.timeout)
     }
 
     fn endpoint(&self, addr: &str) -> Result<Endpoint> {
@@ -99,6 +109,29 @@ impl Endpoints {
         F: FnMut(Channel) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        let mut retries = 0;
+        loop {
+            match self.call_once(&mut call).await {
+                Err(Failure::CommitUnknown(_)) if retries < SAME_REQUEST_RETRIES => {
+                    retries += 1;
+                    eprintln!(
+                        "mrctl: the leader changed before the write was known to commit; sending it again with the same request id ({retries}/{SAME_REQUEST_RETRIES})"
+                    );
+                    tokio::time::sleep(Duration::from_millis(300 * u64::from(retries))).await;
+                }
+                Err(Failure::CommitUnknown(status)) => return Err(status_error(status)),
+                Err(Failure::Other(e)) => return Err(e),
+                Ok(v) => return Ok(v),
+            }
+        }
+    }
+
+    /// One pass over the endpoints.
+    async fn call_once<T, F, Fut>(&self, call: &mut F) -> Result<T, Failure>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
         let first = *self.preferred.lock().unwrap_or_else(|e| e.into_inner());
         let order = (0..self.addrs.len()).map(|i| (first + i) % self.addrs.len());
         let mut failures = Vec::new();
@@ -125,15 +158,25 @@ impl Endpoints {
                     self.lock_channels().remove(addr);
                     failures.push(format!("{addr} ({})", status.message()))
                 }
-                Err(status) => return Err(status_error(status)),
+                Err(status) if status.metadata().get(RETRY_SAME_KEY).is_some() => {
+                    return Err(Failure::CommitUnknown(status));
+                }
+                Err(status) => return Err(Failure::Other(status_error(status))),
             }
         }
-        match removed {
+        Err(Failure::Other(match removed {
             // Every endpoint given is a removed node: say exactly that.
-            Some(status) if failures.len() == 1 => Err(status_error(status)),
-            _ => Err(anyhow!("no endpoint answered: {}", failures.join(", "))),
-        }
+            Some(status) if failures.len() == 1 => status_error(status),
+            _ => anyhow!("no endpoint answered: {}", failures.join(", ")),
+        }))
     }
+}
+
+/// Why one pass over the endpoints failed.
+enum Failure {
+    /// A write whose commit is unknown: safe to send again as it was.
+    CommitUnknown(Status),
+    Other(anyhow::Error),
 }
 
 /// `host:port` with a port from 1 to 65535; no scheme (the API is plaintext
@@ -180,7 +223,65 @@ fn source_text(e: &tonic::transport::Error) -> String {
 
 /// "INVALID_ARGUMENT: …": the code a script can match, then the reason.
 pub fn status_error(status: Status) -> anyhow::Error {
-    let code = match status.code() {
+    anyhow::Error::new(CallError {
+        code: code_name(status.code()),
+        message: status.message().to_string(),
+    })
+}
+
+/// A refusal by the cluster: its gRPC code and message. Shown with the
+/// `mrctl` flags that the request fields it names correspond to.
+#[derive(Debug)]
+pub struct CallError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        let hints = flag_hints(&self.message);
+        if !hints.is_empty() {
+            write!(f, " (mrctl: {})", hints.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The node names request fields ("set replace"); these are the `mrctl`
+/// flags and commands that set them.
+fn flag_hints(message: &str) -> Vec<&'static str> {
+    const HINTS: &[(&str, &str)] = &[
+        ("confirm_invalidate_clients", "pass --yes to confirm"),
+        ("set replace", "--replace"),
+        ("replace set", "--replace"),
+        ("reprovision it", "mrctl client reprovision ID"),
+        ("send a CSR", "--csr"),
+        ("subject.common_name", "--cn"),
+        (
+            "cluster_domain setting",
+            "mrctl settings set --cluster-domain",
+        ),
+        (
+            "virtual_address setting",
+            "mrctl settings set --virtual-address IP",
+        ),
+        ("sans.add", "--san"),
+        ("the password field", "--password-file FILE"),
+    ];
+    let mut hints: Vec<&str> = HINTS
+        .iter()
+        .filter(|(field, _)| message.contains(field))
+        .map(|(_, flag)| *flag)
+        .collect();
+    hints.dedup();
+    hints
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
         Code::InvalidArgument => "INVALID_ARGUMENT",
         Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::PermissionDenied => "PERMISSION_DENIED",
@@ -191,8 +292,7 @@ pub fn status_error(status: Status) -> anyhow::Error {
         Code::Unauthenticated => "UNAUTHENTICATED",
         Code::DataLoss => "DATA_LOSS",
         _ => "INTERNAL",
-    };
-    anyhow!("{code}: {}", status.message())
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,30 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// The whole file; an empty one is refused, since no input here may be empty.
+/// The most a certificate, key or bundle file may hold (as the node checks).
+pub const MAX_BUNDLE: u64 = 1 << 20;
+/// The most a CSR file may hold.
+pub const MAX_CSR: u64 = 64 << 10;
+
+/// The whole file, at most [`MAX_BUNDLE`] bytes; an empty one is refused,
+/// since no input here may be empty.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_at_most(path, MAX_BUNDLE, "a certificate, key or bundle file")
+}
+
+/// The whole file if it holds at most `limit` bytes: a file that is far too
+/// large is refused by name before it is read or sent.
+pub fn read_at_most(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > limit {
+        bail!(
+            "{} holds {size} bytes; {what} is at most {} KiB: is it the right file?",
+            path.display(),
+            limit >> 10
+        );
+    }
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.is_empty() {
         bail!("{} is empty", path.display());

@@ -14,6 +14,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = cli::Cli::parse();
+    let format = cli.output;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mrctl: {e:#}");
+            output::error(format, &e);
             ExitCode::FAILURE
         }
     }

@@ -34,10 +34,43 @@ pub fn pairs(rows: &[(&str, String)]) {
     println!("{t}");
 }
 
+/// Prints a failed command's error on standard error: as text, or for
+/// `-o json`/`-o yaml` as `{"error": {"code": …, "message": …}}` so scripts
+/// read it as they read results. `code` is the gRPC code of a refusal by
+/// the cluster, or `LOCAL` for one by mrctl itself (a file, a flag).
+pub fn error(format: Format, e: &anyhow::Error) {
+    if format == Format::Table {
+        eprintln!("mrctl: {e:#}");
+        return;
+    }
+    let (code, message) = match e.downcast_ref::<crate::endpoints::CallError>() {
+        Some(call) => (call.code, call.to_string()),
+        None => ("LOCAL", format!("{e:#}")),
+    };
+    // The message keeps the code prefix people see; strip it here.
+    let message = message
+        .strip_prefix(&format!("{code}: "))
+        .unwrap_or(&message)
+        .to_string();
+    let value = serde_json::json!({ "error": { "code": code, "message": message } });
+    let text = match format {
+        Format::Yaml => serde_yaml_ng::to_string(&value).unwrap_or_default(),
+        _ => format!("{value}\n"),
+    };
+    eprint!("{text}");
+}
+
 /// Warnings go to standard error so scripts reading stdout are not confused.
 pub fn warn(warnings: &[String]) {
     for w in warnings {
         eprintln!("warning: {w}");
+    }
+}
+
+/// Information that asks nothing of the reader, on standard error too.
+pub fn note(notes: &[String]) {
+    for n in notes {
+        eprintln!("note: {n}");
     }
 }
 

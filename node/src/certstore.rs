@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::clock::now_s;
 use crate::domain::{
-    CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestId, Settings, SlotId,
+    CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestKey, Settings, SlotId,
     SlotRecord,
 };
 use crate::pki::{self, PkiError, PrivateKey, SealKey};
@@ -35,13 +35,13 @@ pub enum CertStoreError {
     NoCertificate { slot: String, state: String },
     #[error("validity must be between 1 and {max} days, got {days}")]
     InvalidValidity { days: u32, max: u32 },
-    #[error("no subject alternative names are left: add one with --san or keep a default")]
+    #[error("no subject alternative names are left: add one in sans.add or keep a default")]
     NoSans,
     #[error("key generation or signing task failed: {0}")]
     Task(String),
     #[error("the certificate authority expired at {not_after}: generate or import a new one (mrctl ca generate | mrctl ca import)")]
     CaExpired { not_after: String },
-    #[error("this request to provision {id} was applied before, and its private key was delivered then (keys made here are never stored): provision again with --replace for a new key")]
+    #[error("this request to provision {id} was applied before, and its private key was delivered then (keys made here are never stored): provision it again with replace set for a new key, or send a CSR (keep the device's key) so a retry can be answered again")]
     AlreadyDelivered { id: String },
 }
 
@@ -119,17 +119,24 @@ impl CertStore {
     /// retried request must not generate keys or be judged again.
     async fn applied_before(
         &self,
-        request_id: Option<RequestId>,
+        request: Option<RequestKey>,
     ) -> Result<Option<u64>, CertStoreError> {
-        let Some(id) = request_id else {
+        let Some(key) = request else {
             return Ok(None);
         };
         match self
             .replica
-            .read(Query::LookupWrite(id), Consistency::Linearizable)
+            .read(Query::LookupWrite(key.id), Consistency::Linearizable)
             .await?
         {
-            QueryReply::LookupWrite { log_index } => Ok(log_index),
+            QueryReply::LookupWrite {
+                digest: Some(first),
+                log_index: Some(_),
+            } if first != key.digest => Err(DomainError::RequestIdReused {
+                id: key.id.to_string(),
+            }
+            .into()),
+            QueryReply::LookupWrite { log_index, .. } => Ok(log_index),
             other => Err(unexpected(other)),
         }
     }
@@ -137,7 +144,7 @@ impl CertStore {
     async fn write(
         &self,
         command: Command,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<(Reply, u64), CertStoreError> {
         let batchable = command.batchable();
         let proposal: Proposal = Replica::proposal(command, request_id);

@@ -33,6 +33,9 @@ enum Cmd {
 /// Parses the command line, runs it, prints any error once.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Everything mrd creates (data dir, RocksDB files, snapshots, `mrd dev`'s
+    // logs and its nodes' files) is readable by its owner alone.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,openraft=warn,h2=warn,tower=warn,hyper=warn".into());
     // Logs go to stderr (stdout carries the "listening on" lines tools read),

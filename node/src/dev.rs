@@ -72,6 +72,12 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
     }
     std::fs::create_dir_all(&args.dir).map_err(io_err(&args.dir))?;
     let dir = args.dir.canonicalize().map_err(io_err(&args.dir))?;
+    // It holds the seal key and every node's data: owner-only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io_err(&dir))?;
+    }
     let seal_path = dir.join("seal.key");
     if !seal_path.exists() {
         write_private(&seal_path, SealKey::generate_hex()?.as_bytes())?;

@@ -19,13 +19,16 @@ mod slot;
 mod state;
 
 pub use authority::{CaRecord, CaView, NewCa};
-pub use certificate::{CertSummary, KeySpec, Origin, San, Subject};
+pub use certificate::{is_unsafe_char, CertSummary, KeySpec, Origin, San, Subject};
 pub use client::{
     validate_client_name, validate_device, ClientFilter, ClientPage, ClientRecord, ClientState,
     KeyOrigin, Revocation,
 };
 pub use clients::MAX_PAGE;
-pub use command::{Command, NodeEndpoints, Proposal, Query, QueryReply, Reply, RequestId};
+pub use command::{
+    Command, NodeEndpoints, Proposal, Query, QueryReply, Reply, RequestDigest, RequestId,
+    RequestKey,
+};
 pub use digest::StateDigest;
 pub use error::DomainError;
 pub use installs::virtual_names;

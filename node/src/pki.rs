@@ -42,6 +42,7 @@ pub use private_key::PrivateKey;
 pub use seal::{SealError, SealKey};
 pub use sealed_key::{open_private_key, seal_private_key};
 pub use server_import::{check_server_import, ServerImport};
+pub use spki::request_digest;
 
 /// Bytes from the system's secure random generator.
 pub fn random_array<const N: usize>() -> [u8; N] {

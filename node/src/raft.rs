@@ -17,7 +17,7 @@ mod store;
 mod types;
 
 pub use batcher::Batcher;
-pub use forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
+pub use forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, VirtualListeners};
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, Peers, MAX_MESSAGE};
 pub use removal::Removal;

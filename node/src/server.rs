@@ -170,7 +170,7 @@ pub async fn run(
             &replica,
         ))
         .add_service(member_only(
-            ClientsServer::new(ClientsApi::new(certs)),
+            ClientsServer::new(ClientsApi::new(certs)).max_decoding_message_size(UPLOAD_MAX),
             &replica,
         ))
         .add_service(

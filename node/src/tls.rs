@@ -11,6 +11,6 @@ mod router;
 mod slot_resolver;
 
 pub use client_verifier::{ClientSource, ClientVerifier};
-pub use listener::{serve, server_config, ListenerContext};
+pub use listener::{serve, ListenerContext, ListenerTls};
 pub use router::{start, ListenError};
 pub use slot_resolver::{SlotResolver, SlotSource};

@@ -8,6 +8,7 @@ pub mod v1 {
     tonic::include_proto!("mrouter.v1");
 }
 
+mod json_time;
 mod redacted;
 
 pub mod raft {

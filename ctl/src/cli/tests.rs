@@ -170,11 +170,12 @@ fn cert_import_needs_files() {
 }
 
 #[test]
-fn force_needs_out() {
-    assert_eq!(
-        refused("ca export --force").kind(),
-        ErrorKind::MissingRequiredArgument
-    );
+fn force_also_lets_a_key_go_to_standard_output() {
+    let Command::Ca(CaCmd::Export { out, .. }) = parse("ca export --include-key --force").unwrap()
+    else {
+        panic!()
+    };
+    assert!(out.force && out.out.is_none());
     let Command::Ca(CaCmd::Export { include_key, out }) =
         parse("ca export --include-key --out ca.pem --force").unwrap()
     else {

@@ -12,12 +12,12 @@ use mrouter_proto::v1::{
 };
 use tonic::transport::Channel;
 
-use super::cert::{certificate_rows, deliver_pem, out_file};
+use super::cert::{certificate_rows, deliver_pem, export_file};
 use crate::cli::{CaCmd, Format};
 use crate::confirm::confirm;
 use crate::endpoints::Endpoints;
 use crate::files;
-use crate::output::{emit, pairs, spinner, utc_date, warn};
+use crate::output::{emit, note, pairs, spinner, utc_date, warn};
 
 /// Asked before generating a CA over an existing one; the wording is the
 /// product's, kept verbatim.
@@ -139,10 +139,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CaCmd) -> Result<()
             emit(format, &reply, show_ca)
         }
         CaCmd::Export { include_key, out } => {
-            let out = out_file(out, include_key);
-            if let Some(o) = &out {
-                o.check()?;
-            }
+            let out = export_file(out, include_key)?;
             let reply = endpoints
                 .call(|ch| async move { client(ch).export(ExportCaRequest { include_key }).await })
                 .await?
@@ -181,6 +178,7 @@ where
     if dry_run {
         let reply = send(Step::Preview).await?;
         warn(&reply.warnings);
+        note(&reply.notes);
         return emit(format, &reply, |r| {
             for line in impact_lines(r) {
                 println!("{line}");
@@ -214,6 +212,7 @@ where
         .cloned()
         .collect();
     warn(&fresh);
+    note(&reply.notes);
     emit(format, &reply, |r| {
         println!(
             "installed the certificate authority, epoch {} (log index {})",

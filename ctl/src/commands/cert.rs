@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use crate::cli::{CertCmd, Format, OutArgs, SanArgs, SlotArgs, SubjectArgs};
 use crate::endpoints::Endpoints;
 use crate::files::{self, OutFile};
-use crate::output::{emit, pairs, spinner, table, utc, utc_date, utc_ms, warn};
+use crate::output::{emit, note, pairs, spinner, table, utc, utc_date, utc_ms, warn};
 
 pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<()> {
     match cmd {
@@ -125,6 +125,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
                 .await?
                 .into_inner();
             warn(&reply.warnings);
+            note(&reply.notes);
             emit(format, &reply, |r| show_change("imported", activate, r))
         }
         CertCmd::Activate { slot } => {
@@ -177,10 +178,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
             include_key,
             out,
         } => {
-            let out = out_file(out, include_key);
-            if let Some(o) = &out {
-                o.check()?;
-            }
+            let out = export_file(out, include_key)?;
             let req = ExportCertRequest {
                 slot: Some(slot_ref(&slot)?),
                 pending,
@@ -256,6 +254,21 @@ pub(super) fn out_file(args: OutArgs, secret: bool) -> Option<OutFile> {
         force: args.force,
         secret,
     })
+}
+
+/// Where an export goes: a private key only to `--out` (created 0600), or
+/// to standard output with `--force`.
+pub(super) fn export_file(args: OutArgs, include_key: bool) -> Result<Option<OutFile>> {
+    if include_key && args.out.is_none() && !args.force {
+        bail!(
+            "--include-key writes the private key only to a file: pass --out FILE (created readable by you alone), or --force to print it"
+        );
+    }
+    let out = out_file(args, include_key);
+    if let Some(o) = &out {
+        o.check()?;
+    }
+    Ok(out)
 }
 
 /// Exported PEM goes to the file, or to standard output as is; `-o json|yaml`

@@ -55,7 +55,10 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
                 key_out.is_some(),
                 bundle.is_some(),
             )?;
-            let csr = csr.as_deref().map(files::read).transpose()?;
+            let csr = csr
+                .as_deref()
+                .map(|p| files::read_at_most(p, files::MAX_CSR, "a CSR"))
+                .transpose()?;
             let delivery = Delivery::prepare(p12, password_file, key_out, bundle.as_deref())?;
             let req = ProvisionRequest {
                 request_id: super::request_id(),
@@ -102,7 +105,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
                 state: state.unwrap_or_default(),
                 user: user.unwrap_or_default(),
                 limit: limit.unwrap_or(0),
-                page_token: page_token.map(|t| t.0).unwrap_or_default(),
+                page_token: page_token.unwrap_or_default(),
                 stale,
             };
             if all {
@@ -112,14 +115,11 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
             let reply = list(endpoints, req).await?;
             emit(format, &reply, show_list)?;
             if !reply.next_page_token.is_empty() {
-                eprintln!(
-                    "next page: --page-token {}",
-                    hex::encode(&reply.next_page_token)
-                );
+                eprintln!("next page: --page-token {}", reply.next_page_token);
             }
             Ok(())
         }
-        ClientCmd::Show { id, stale } => {
+        ClientCmd::Show { id, stale, cert } => {
             let req = ShowClientRequest { id, stale };
             let info = endpoints
                 .call(|ch| {
@@ -128,6 +128,10 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
                 })
                 .await?
                 .into_inner();
+            if cert {
+                print!("{}", info.cert_pem);
+                return Ok(());
+            }
             emit(format, &info, |c| pairs(&client_rows(c)))
         }
         ClientCmd::Revoke { id, reason, yes } => {
@@ -677,7 +681,7 @@ async fn sweep_rounds(
     days: u32,
     concurrency: usize,
 ) -> Result<()> {
-    let mut cursor = Vec::new();
+    let mut cursor = String::new();
     loop {
         let page = list(
             endpoints,
@@ -758,7 +762,7 @@ enum Next {
     /// Re-provision these, then list from the start again.
     Reprovision(Vec<String>),
     /// Everything on the page failed earlier in this run: look past it.
-    Continue(Vec<u8>),
+    Continue(String),
     /// No invalidated client is left that this run has not tried.
     Finished,
 }

@@ -1,6 +1,7 @@
 //! `mrctl snapshot save|restore|trigger`, with progress for the transfers.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,7 +25,13 @@ struct Saved {
 
 pub async fn run(endpoints: &Endpoints, format: Format, cmd: SnapshotCmd) -> Result<()> {
     match cmd {
-        SnapshotCmd::Save { file } => {
+        SnapshotCmd::Save { file, force } => {
+            if !force && file.symlink_metadata().is_ok() {
+                bail!(
+                    "{} already exists; pass --force to replace it",
+                    file.display()
+                );
+            }
             let bytes = save(endpoints, &file).await?;
             emit(
                 format,
@@ -91,8 +98,15 @@ async fn save(endpoints: &Endpoints, file: &Path) -> Result<u64> {
         .await?
         .into_inner();
     let tmp = file.with_extension("partial");
-    let mut out =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    // Owner-only: a snapshot holds every record (keys sealed, but names,
+    // certificates and settings in the clear).
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut bar: Option<ProgressBar> = None;
     let mut written = 0u64;
     let result = async {

@@ -8,9 +8,10 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::cert_views::{ca_info, impact, subject};
-use super::settings::request_id;
+use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa, InstallCa};
+use crate::domain::RequestKey;
 
 pub struct CaApi {
     store: Arc<CertStore>,
@@ -39,7 +40,7 @@ impl CaApi {
 
 /// The install fields both CA requests carry.
 fn install_options(
-    request_id_bytes: &[u8],
+    request_id: Option<RequestKey>,
     dry_run: bool,
     confirm_invalidate_clients: bool,
     expected_epoch: Option<u64>,
@@ -48,7 +49,7 @@ fn install_options(
         dry_run,
         confirm_invalidate_clients,
         expected_epoch,
-        request_id: request_id(request_id_bytes).map_err(to_status)?,
+        request_id,
     })
 }
 
@@ -57,6 +58,7 @@ fn reply(o: CaOutcome) -> pb::CaReply {
         epoch: o.ca.as_ref().map_or(0, |c| c.epoch),
         ca: o.ca.as_ref().map(ca_info),
         warnings: o.warnings,
+        notes: o.notes,
         log_index: o.log_index,
         impact: Some(impact(&o.impact)),
         dry_run: o.dry_run,
@@ -75,8 +77,9 @@ impl CaRpc for CaApi {
         request: Request<pb::GenerateCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
+        let key = request_key("ca.generate", &req.request_id, &req).map_err(to_status)?;
         let how = install_options(
-            &req.request_id,
+            key,
             req.dry_run,
             req.confirm_invalidate_clients,
             req.expected_epoch,
@@ -94,8 +97,13 @@ impl CaRpc for CaApi {
         request: Request<pb::ImportCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
+        let unsecret = pb::ImportCaRequest {
+            password: String::new(),
+            ..req.clone()
+        };
+        let key = request_key("ca.import", &req.request_id, &unsecret).map_err(to_status)?;
         let how = install_options(
-            &req.request_id,
+            key,
             req.dry_run,
             req.confirm_invalidate_clients,
             req.expected_epoch,

@@ -2,15 +2,17 @@
 
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use mrouter_proto::v1 as pb;
 use mrouter_proto::v1::clients_server::Clients as ClientsRpc;
 use tonic::{Request, Response, Status};
 
-use super::settings::request_id;
+use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{key_pem, CertStore, ProvisionInput};
 use crate::domain::{
-    ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints,
+    ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints, MAX_PAGE,
 };
 use crate::pki;
 use crate::raft::{Consistency, ReplicaError};
@@ -62,6 +64,8 @@ pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInf
             .map(|r| r.reason.clone())
             .unwrap_or_default(),
         fingerprint_sha256: fingerprint,
+        // Show fills it in; a list page stays small.
+        cert_pem: String::new(),
     }
 }
 
@@ -94,6 +98,24 @@ fn invalid(e: DomainError) -> Status {
     to_status(ReplicaError::Domain(e))
 }
 
+/// The position a `page_token` stands for (the last key of the previous
+/// page); the domain checks that it belongs to the listing asked for.
+fn page_token(token: &str) -> Result<Option<Vec<u8>>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .filter(|key| !key.is_empty())
+        .map(Some)
+        .ok_or_else(|| {
+            Status::invalid_argument(
+                "page_token is not one this cluster returned: pass next_page_token exactly as it came, or none for the first page",
+            )
+        })
+}
+
 #[tonic::async_trait]
 impl ClientsRpc for ClientsApi {
     async fn provision(
@@ -101,7 +123,11 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ProvisionRequest>,
     ) -> Result<Response<pb::ProvisionReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let unsecret = pb::ProvisionRequest {
+            p12_password: String::new(),
+            ..req.clone()
+        };
+        let id = request_key("clients.provision", &req.request_id, &unsecret).map_err(to_status)?;
         let input = ProvisionInput {
             id: req.id,
             user: req.user,
@@ -150,7 +176,7 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ReprovisionRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("clients.reprovision", &req.request_id, &req).map_err(to_status)?;
         let (client, log_index) = self
             .store
             .reprovision(&req.id, req.validity_days, id)
@@ -169,7 +195,7 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("clients.revoke", &req.request_id, &req).map_err(to_status)?;
         let (client, log_index) = self
             .store
             .revoke(&req.id, &req.reason, id)
@@ -196,7 +222,10 @@ impl ClientsRpc for ClientsApi {
             .map_err(cert_status)?
             .ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
         let epoch = self.current_epoch().await?;
-        Ok(Response::new(client_info(&client, epoch)))
+        Ok(Response::new(pb::ClientInfo {
+            cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
+            ..client_info(&client, epoch)
+        }))
     }
 
     async fn list(
@@ -213,8 +242,14 @@ impl ClientsRpc for ClientsApi {
             state,
             user: (!req.user.is_empty()).then_some(req.user),
         };
+        if req.limit > MAX_PAGE {
+            return Err(Status::invalid_argument(format!(
+                "limit {} is more than a page holds (at most {MAX_PAGE}): ask for fewer and follow next_page_token",
+                req.limit
+            )));
+        }
         let limit = if req.limit == 0 { 100 } else { req.limit };
-        let after = (!req.page_token.is_empty()).then_some(req.page_token);
+        let after = page_token(&req.page_token)?;
         let page = self
             .store
             .list_clients(filter, after, limit, consistency(req.stale))
@@ -226,7 +261,10 @@ impl ClientsRpc for ClientsApi {
                 .iter()
                 .map(|c| client_info(c, page.current_epoch))
                 .collect(),
-            next_page_token: page.next.unwrap_or_default(),
+            next_page_token: page
+                .next
+                .map(|key| URL_SAFE_NO_PAD.encode(key))
+                .unwrap_or_default(),
             current_epoch: page.current_epoch,
         }))
     }

@@ -16,7 +16,7 @@ use super::settings::request_id;
 use super::to_status;
 use crate::domain::{Query, QueryReply};
 use crate::raft::{
-    Consistency, ForwardRequest, ForwardResponse, MemberInfo, Replica, ReplicaError,
+    Consistency, ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, Replica, ReplicaError,
 };
 
 const CHUNK: usize = 1 << 20;
@@ -101,36 +101,44 @@ impl ClusterRpc for ClusterApi {
     ) -> Result<Response<pb::ClusterStatus>, Status> {
         let own = self.replica.node_status();
         let statuses = self.replica.member_statuses().await;
-        let leader_last = statuses
+        // Lag is what a member has still to apply of what the leader
+        // committed: a learner that received the log but applied none of it
+        // is behind, not caught up.
+        let leader = statuses
             .iter()
-            .find_map(|(_, s)| {
-                s.as_ref()
-                    .ok()
-                    .filter(|s| s.state == "leader")
-                    .map(|s| s.last_log_index)
-            })
-            .unwrap_or(own.last_log_index);
+            .find_map(|(_, s)| s.as_ref().ok().filter(|s| s.state == "leader").cloned());
+        let leader_commit = leader.as_ref().map_or(own.commit_index, |l| l.commit_index);
+        let leader_id = leader.as_ref().map(|l| l.node_id);
         let members = statuses
             .into_iter()
             .map(|(m, s)| match s {
-                Ok(s) => pb::MemberStatus {
-                    id: m.id,
-                    addr: m.addr,
-                    role: s.state,
-                    voter: m.voter,
-                    reachable: true,
-                    last_log_index: s.last_log_index,
-                    applied_index: s.applied_index,
-                    lag: leader_last.saturating_sub(s.last_log_index),
-                    state_digest: s.digest,
-                    error: String::new(),
-                },
+                Ok(s) => {
+                    let health = member_health(&s, leader_id);
+                    pb::MemberStatus {
+                        id: m.id,
+                        addr: m.addr,
+                        voter: m.voter,
+                        reachable: true,
+                        last_log_index: s.last_log_index,
+                        applied_index: s.applied_index,
+                        lag: leader_commit.saturating_sub(s.applied_index),
+                        state_digest: s.digest,
+                        error: String::new(),
+                        healthy: health.is_ok(),
+                        health: health.err().unwrap_or_default(),
+                        commit_index: s.commit_index,
+                        term: s.term,
+                        leader_id: s.leader_id,
+                        role: s.state,
+                    }
+                }
                 Err(e) => pb::MemberStatus {
                     id: m.id,
                     addr: m.addr,
                     role: "unknown".into(),
                     voter: m.voter,
                     reachable: false,
+                    health: format!("unreachable: {e}"),
                     error: e,
                     ..Default::default()
                 },
@@ -320,11 +328,22 @@ impl ClusterRpc for ClusterApi {
             .await
             .map_err(to_status)?
         {
-            QueryReply::LookupWrite { log_index } => Ok(Response::new(pb::LookupWriteReply {
+            QueryReply::LookupWrite { log_index, .. } => Ok(Response::new(pb::LookupWriteReply {
                 applied: log_index.is_some(),
                 log_index: log_index.unwrap_or(0),
             })),
             other => Err(super::unexpected(other)),
         }
+    }
+}
+
+/// Whether a reachable member can serve: it follows the leader the others
+/// see and is not installing a snapshot. `Err` says why not.
+fn member_health(s: &NodeStatus, leader: Option<u64>) -> Result<(), String> {
+    match (s.leader_id, leader) {
+        (None, _) => Err("sees no leader".into()),
+        (Some(own), Some(l)) if own != l => Err(format!("follows node {own}, not the leader {l}")),
+        _ if s.state == "candidate" => Err("campaigning for leadership".into()),
+        _ => Ok(()),
     }
 }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::ca::password;
 use super::cert_views::{slot_view, subject};
-use super::settings::request_id;
+use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{CertOptions, CertStore, SlotOutcome};
 use crate::domain::{CertState, SlotId};
@@ -58,6 +58,7 @@ fn cert_reply(o: SlotOutcome) -> pb::CertReply {
     pb::CertReply {
         slot: Some(slot_view(&o.view)),
         warnings: o.warnings,
+        notes: o.notes,
         log_index: o.log_index,
     }
 }
@@ -69,7 +70,7 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::GenerateCertRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("certs.generate", &req.request_id, &req).map_err(to_status)?;
         let slot = self.slot(req.slot)?;
         let opts = options(
             req.subject,
@@ -91,7 +92,7 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::CreateCsrRequest>,
     ) -> Result<Response<pb::CsrReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("certs.create_csr", &req.request_id, &req).map_err(to_status)?;
         let slot = self.slot(req.slot)?;
         let opts = options(req.subject, req.key_type, req.sans, 0, false);
         let o = self
@@ -112,7 +113,11 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::ImportCertRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let unsecret = pb::ImportCertRequest {
+            password: String::new(),
+            ..req.clone()
+        };
+        let id = request_key("certs.import", &req.request_id, &unsecret).map_err(to_status)?;
         let slot = self.slot(req.slot)?;
         if req.files.is_empty() {
             return Err(Status::invalid_argument(
@@ -132,7 +137,7 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::ActivateRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("certs.activate", &req.request_id, &req).map_err(to_status)?;
         let slot = self.slot(req.slot)?;
         let outcome = self.store.activate(slot, id).await.map_err(cert_status)?;
         Ok(Response::new(cert_reply(outcome)))

@@ -1,14 +1,18 @@
 //! `mrouter.v1.Settings`: the express-setup settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mrouter_proto::v1 as pb;
 use mrouter_proto::v1::settings_server::Settings as SettingsRpc;
 use tonic::{Request, Response, Status};
 
 use super::to_status;
-use crate::domain::{Command, Query, QueryReply, Reply, RequestId, Settings, SettingsPatch};
-use crate::raft::{Consistency, Replica, ReplicaError};
+use crate::domain::{
+    Command, Query, QueryReply, Reply, RequestDigest, RequestId, RequestKey, Settings,
+    SettingsPatch,
+};
+use crate::raft::{Consistency, Replica, ReplicaError, VirtualListeners};
 
 pub struct SettingsApi {
     replica: Arc<Replica>,
@@ -27,6 +31,43 @@ impl SettingsApi {
             }),
         }
     }
+}
+
+impl SettingsApi {
+    /// A warning when the leader cannot open its virtual listeners on the
+    /// virtual address just set (it keeps retrying with backoff).
+    async fn virtual_listener_warning(&self, settings: &Settings) -> Option<String> {
+        let address = settings.virtual_address?.to_string();
+        match self
+            .replica
+            .leader_virtual_listeners(&address, VIRTUAL_BIND_WAIT)
+            .await?
+        {
+            (leader, VirtualListeners::CannotBind { error, .. }) => Some(format!(
+                "the leader (node {leader}) cannot open the virtual listeners on {address}: \
+                 {error}; it retries with backoff. Is {address} assigned to that host \
+                 (keepalived, or `ip addr add`)?"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// How long `set` waits for the leader to try the new virtual address.
+const VIRTUAL_BIND_WAIT: Duration = Duration::from_secs(1);
+
+/// A write's idempotency key: the request id the client sent (if any) and
+/// a digest of the whole request, so a retry that asks something else is
+/// refused. Callers clear secrets (passwords) from `request` first.
+pub(crate) fn request_key<M: prost::Message>(
+    rpc: &str,
+    raw_id: &[u8],
+    request: &M,
+) -> Result<Option<RequestKey>, ReplicaError> {
+    Ok(request_id(raw_id)?.map(|id| RequestKey {
+        id,
+        digest: RequestDigest(crate::pki::request_digest(rpc, &request.encode_to_vec())),
+    }))
 }
 
 pub(crate) fn request_id(raw: &[u8]) -> Result<Option<RequestId>, ReplicaError> {
@@ -75,7 +116,7 @@ impl SettingsRpc for SettingsApi {
         request: Request<pb::SetSettingsRequest>,
     ) -> Result<Response<pb::SettingsReply>, Status> {
         let req = request.into_inner();
-        let id = request_id(&req.request_id).map_err(to_status)?;
+        let id = request_key("settings.set", &req.request_id, &req).map_err(to_status)?;
         let patch = SettingsPatch {
             cluster_domain: req.cluster_domain,
             remote_access_fqdn: req.remote_access_fqdn,
@@ -85,7 +126,13 @@ impl SettingsRpc for SettingsApi {
         let proposal = Replica::proposal(Command::SetSettings(patch), id);
         let (reply, log_index) = self.replica.write(proposal).await.map_err(to_status)?;
         let (settings, warnings) = match reply {
-            Reply::Settings { settings, warnings } => (settings, warnings),
+            Reply::Settings {
+                settings,
+                mut warnings,
+            } => {
+                warnings.extend(self.virtual_listener_warning(&settings).await);
+                (settings, warnings)
+            }
             // A retry of an applied request: report the settings as they are.
             _ => (
                 self.current(Consistency::Linearizable)

@@ -24,7 +24,10 @@ pub fn to_status(e: ReplicaError) -> Status {
             | DomainError::InvalidSan { .. }
             | DomainError::UnknownSlot { .. }
             | DomainError::UnknownClientState { .. }
-            | DomainError::InvalidClientField { .. } => Code::InvalidArgument,
+            | DomainError::InvalidClientField { .. }
+            | DomainError::RequestIdReused { .. }
+            | DomainError::InvalidPageToken
+            | DomainError::NestedDigest => Code::InvalidArgument,
             DomainError::ClientExists { .. } => Code::AlreadyExists,
             DomainError::UnknownClient { .. } => Code::NotFound,
             DomainError::ClientIsRevoked { .. } | DomainError::ClientAlreadyRevoked { .. } => {
@@ -57,7 +60,8 @@ pub fn to_status(e: ReplicaError) -> Status {
         | ReplicaError::NoLeader { .. }
         | ReplicaError::Unreachable { .. }
         | ReplicaError::TransferTimeout { .. }
-        | ReplicaError::InstallingSnapshot { .. } => Code::Unavailable,
+        | ReplicaError::InstallingSnapshot { .. }
+        | ReplicaError::CommitUnknown => Code::Unavailable,
         ReplicaError::Raft { .. } | ReplicaError::Storage { .. } => Code::Internal,
     };
     let mut status = Status::new(code, e.to_string());
@@ -68,11 +72,20 @@ pub fn to_status(e: ReplicaError) -> Status {
             tonic::metadata::MetadataValue::from_static("1"),
         );
     }
+    if matches!(e, ReplicaError::CommitUnknown) {
+        status.metadata_mut().insert(
+            RETRY_SAME_KEY,
+            tonic::metadata::MetadataValue::from_static("1"),
+        );
+    }
     status
 }
 
 /// Metadata key set on every refusal of a node removed from the cluster.
 pub const REMOVED_KEY: &str = "mrouter-node-removed";
+/// Metadata key set when the same request (same request id) should be sent
+/// again: its commit is unknown, and the id makes a retry safe.
+pub const RETRY_SAME_KEY: &str = "mrouter-retry-same-request";
 
 /// Refuses every call once this node was removed from the cluster.
 pub fn member_check(

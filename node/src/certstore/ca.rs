@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 use super::{blocking, key_spec, validity, CertStore, CertStoreError};
 use crate::clock::now_s;
 use crate::domain::{
-    CaRecord, CaView, CertState, Command, DomainError, NewCa, Origin, Reply, RequestId, SlotId,
+    CaRecord, CaView, CertState, Command, DomainError, NewCa, Origin, Reply, RequestKey, SlotId,
     SlotKind, Subject,
 };
 use crate::pki::{self, Bundle, PrivateKey};
@@ -37,7 +37,7 @@ pub struct InstallCa {
     pub confirm_invalidate_clients: bool,
     /// The epoch of the CA the caller agreed to replace (refused if it moved).
     pub expected_epoch: Option<u64>,
-    pub request_id: Option<RequestId>,
+    pub request_id: Option<RequestKey>,
 }
 
 /// What replacing the current CA would invalidate.
@@ -53,6 +53,8 @@ pub struct ImpactReport {
 pub struct CaOutcome {
     pub ca: Option<CaRecord>,
     pub warnings: Vec<String>,
+    /// Information about an imported chain (the root clients must trust).
+    pub notes: Vec<String>,
     pub log_index: u64,
     pub impact: ImpactReport,
     pub dry_run: bool,
@@ -68,6 +70,7 @@ struct PreparedCa {
     key: PrivateKey,
     origin: Origin,
     warnings: Vec<String>,
+    notes: Vec<String>,
 }
 
 impl CertStore {
@@ -94,7 +97,7 @@ impl CertStore {
         }
         let view = self.ca_view(Consistency::Linearizable).await?;
         let impact = self.impact(&view).await?;
-        let (source, mut warnings) = match source {
+        let (source, mut warnings, notes) = match source {
             CaSource::Generate(g) => {
                 let settings = self.settings(Consistency::Linearizable).await?;
                 let mut subject = g.subject;
@@ -102,7 +105,7 @@ impl CertStore {
                     subject.common_name = settings.cluster_domain.ok_or_else(|| {
                         DomainError::InvalidSubjectField {
                             field: "common_name".into(),
-                            reason: "it is empty and no cluster domain is set to default to: give --cn, or set one with mrctl settings set --cluster-domain".into(),
+                            reason: "it is empty and no cluster domain is set to default to: set subject.common_name, or the cluster_domain setting".into(),
                         }
                     })?;
                 }
@@ -116,6 +119,7 @@ impl CertStore {
                 (
                     Source::Generate(subject, spec, not_before, not_after),
                     warnings,
+                    Vec::new(),
                 )
             }
             CaSource::Import { bundle, password } => {
@@ -130,11 +134,12 @@ impl CertStore {
                         key: import.key,
                         origin: Origin::Imported,
                         warnings: import.warnings,
+                        notes: import.notes,
                     })
                 })
                 .await?;
-                let warnings = prepared.warnings.clone();
-                (Source::Ready(Box::new(prepared)), warnings)
+                let (warnings, notes) = (prepared.warnings.clone(), prepared.notes.clone());
+                (Source::Ready(Box::new(prepared)), warnings, notes)
             }
         };
         let current_epoch = view.ca.as_ref().map_or(0, |c| c.epoch);
@@ -151,6 +156,7 @@ impl CertStore {
             return Ok(CaOutcome {
                 ca: view.ca,
                 warnings,
+                notes,
                 log_index: 0,
                 impact,
                 dry_run: true,
@@ -180,6 +186,7 @@ impl CertStore {
                         key,
                         origin: Origin::Generated,
                         warnings: Vec::new(),
+                        notes: Vec::new(),
                     })
                 })
                 .await?
@@ -211,6 +218,7 @@ impl CertStore {
         Ok(CaOutcome {
             ca: view.ca,
             warnings,
+            notes,
             log_index,
             impact,
             dry_run: false,
@@ -224,6 +232,7 @@ impl CertStore {
         Ok(CaOutcome {
             ca: view.ca,
             warnings: Vec::new(),
+            notes: Vec::new(),
             log_index: 0,
             impact,
             dry_run: false,

@@ -9,8 +9,9 @@ use zeroize::Zeroizing;
 use super::{blocking, key_spec, validity, CertStore, CertStoreError};
 use crate::clock::{now_ms, now_s};
 use crate::domain::{
-    validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage, ClientRecord,
-    Command, DomainError, KeyOrigin, KeySpec, NodeEndpoints, Query, QueryReply, Reply, RequestId,
+    is_unsafe_char, validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage,
+    ClientRecord, Command, DomainError, KeyOrigin, KeySpec, NodeEndpoints, Query, QueryReply,
+    Reply, RequestKey,
 };
 use crate::pki::{self, PrivateKey};
 use crate::raft::Consistency;
@@ -90,7 +91,7 @@ impl CertStore {
     pub async fn provision(
         &self,
         input: ProvisionInput,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<Provisioned, CertStoreError> {
         validate_client_name("id", &input.id)?;
         validate_client_name("user", &input.user)?;
@@ -152,19 +153,24 @@ impl CertStore {
                     })
                 }
                 Ok((_, log_index)) => {
-                    // A retry of a request applied before: the stored client
-                    // holds the key of the first attempt.
-                    if key.is_some() {
-                        return Err(CertStoreError::AlreadyDelivered { id: input.id });
-                    }
+                    // Applied before under this request id. Either this very
+                    // proposal committed and was proposed again after a leader
+                    // change (the stored client holds this attempt's key, never
+                    // delivered), or the client retried: then the stored key
+                    // is the first attempt's, delivered then and not kept.
                     let client = self
                         .client(&input.id, Consistency::Linearizable)
                         .await?
-                        .ok_or(DomainError::UnknownClient { id: input.id })?;
+                        .ok_or(DomainError::UnknownClient {
+                            id: input.id.clone(),
+                        })?;
+                    if key.is_some() && client.spki_der != spki_der {
+                        return Err(CertStoreError::AlreadyDelivered { id: input.id });
+                    }
                     return Ok(Provisioned {
                         client,
                         ca_cert: ca.cert_der,
-                        key: None,
+                        key,
                         log_index,
                     });
                 }
@@ -220,7 +226,7 @@ impl CertStore {
         &self,
         id: &str,
         validity_days: u32,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<(ClientRecord, u64), CertStoreError> {
         let window = validity(validity_days, CLIENT_DEFAULT_DAYS, CLIENT_MAX_DAYS)?;
         let old = self
@@ -276,9 +282,17 @@ impl CertStore {
         &self,
         id: &str,
         reason: &str,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<(ClientRecord, u64), CertStoreError> {
         validate_client_name("id", id)?;
+        if reason.chars().any(is_unsafe_char) {
+            return Err(DomainError::InvalidClientField {
+                field: "reason".into(),
+                value: reason.to_string(),
+                reason: "it contains a control or bidirectional-text character".into(),
+            }
+            .into());
+        }
         let reason = if reason.trim().is_empty() {
             "unspecified"
         } else {
@@ -305,6 +319,7 @@ impl CertStore {
         id: &str,
         consistency: Consistency,
     ) -> Result<Option<ClientRecord>, CertStoreError> {
+        validate_client_name("id", id)?;
         match self
             .replica
             .read(Query::Client(id.to_string()), consistency)
@@ -427,9 +442,22 @@ impl CertStore {
 }
 
 /// A CSR given as PEM (`CERTIFICATE REQUEST`) or DER.
+/// The most a client CSR may hold (a 16 384-bit RSA CSR is below 5 KiB).
+const MAX_CSR_BYTES: usize = 64 << 10;
+
 fn csr_der(bytes: &[u8]) -> Result<Vec<u8>, CertStoreError> {
     if bytes.is_empty() {
         return Err(pki::PkiError::Empty.into());
+    }
+    if bytes.len() > MAX_CSR_BYTES {
+        return Err(pki::PkiError::InvalidCsr {
+            reason: format!(
+                "it is {} bytes, and a CSR is at most {} KiB: is it the right file?",
+                bytes.len(),
+                MAX_CSR_BYTES >> 10
+            ),
+        }
+        .into());
     }
     if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         let parsed = pem::parse(bytes).map_err(|e| pki::PkiError::InvalidCsr {

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::{blocking, key_spec, validity, CertStore, CertStoreError};
 use crate::clock::{now_ms, now_s};
 use crate::domain::{
-    virtual_names, CertState, Command, DomainError, Origin, Reply, RequestId, San, Settings,
+    virtual_names, CertState, Command, DomainError, Origin, Reply, RequestKey, San, Settings,
     SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord, Subject,
 };
 use crate::pki::{self, Bundle, PrivateKey};
@@ -40,6 +40,8 @@ pub struct SlotView {
 pub struct SlotOutcome {
     pub view: SlotView,
     pub warnings: Vec<String>,
+    /// Information about an imported chain (the root clients must trust).
+    pub notes: Vec<String>,
     pub log_index: u64,
 }
 
@@ -74,7 +76,7 @@ impl CertStore {
         &self,
         slot: SlotId,
         opts: CertOptions,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<SlotOutcome, CertStoreError> {
         if let Some(done) = self.retried(slot, request_id).await? {
             return Ok(done);
@@ -134,6 +136,7 @@ impl CertStore {
         Ok(SlotOutcome {
             view,
             warnings,
+            notes: Vec::new(),
             log_index,
         })
     }
@@ -144,7 +147,7 @@ impl CertStore {
         &self,
         slot: SlotId,
         opts: CertOptions,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<CsrOutcome, CertStoreError> {
         if let Some(done) = self.retried(slot, request_id).await? {
             let csr_pem = done
@@ -213,7 +216,7 @@ impl CertStore {
         files: Vec<Vec<u8>>,
         password: Option<Zeroizing<String>>,
         activate: bool,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<SlotOutcome, CertStoreError> {
         if let Some(done) = self.retried(slot, request_id).await? {
             return Ok(done);
@@ -242,6 +245,7 @@ impl CertStore {
         })
         .await?;
         let mut warnings = import.warnings.clone();
+        let notes = import.notes.clone();
         let defaults = self.default_sans(slot, &settings);
         let wanted: Vec<String> = defaults.iter().map(san_text).collect();
         let missing = import.summary.missing_names(&wanted);
@@ -287,6 +291,7 @@ impl CertStore {
         Ok(SlotOutcome {
             view,
             warnings,
+            notes,
             log_index,
         })
     }
@@ -295,7 +300,7 @@ impl CertStore {
     pub async fn activate(
         &self,
         slot: SlotId,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<SlotOutcome, CertStoreError> {
         let settings = self.settings(Consistency::Linearizable).await?;
         let (reply, log_index) = self
@@ -305,6 +310,7 @@ impl CertStore {
         Ok(SlotOutcome {
             view,
             warnings: Vec::new(),
+            notes: Vec::new(),
             log_index,
         })
     }
@@ -369,7 +375,7 @@ impl CertStore {
     async fn retried(
         &self,
         slot: SlotId,
-        request_id: Option<RequestId>,
+        request_id: Option<RequestKey>,
     ) -> Result<Option<SlotOutcome>, CertStoreError> {
         let Some(log_index) = self.applied_before(request_id).await? else {
             return Ok(None);
@@ -380,6 +386,7 @@ impl CertStore {
             warnings: vec![format!(
                 "this request was applied before (log index {log_index}); showing the slot as it is now"
             )],
+            notes: Vec::new(),
             log_index,
         }))
     }

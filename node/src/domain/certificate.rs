@@ -160,13 +160,24 @@ fn check_attribute(field: &str, value: &str) -> Result<(), DomainError> {
             reason: format!("it is longer than {MAX_ATTRIBUTE_LEN} characters"),
         });
     }
-    if value.chars().any(|c| c.is_control()) {
+    if let Some(c) = value.chars().find(|c| is_unsafe_char(*c)) {
         return Err(DomainError::InvalidSubjectField {
             field: field.into(),
-            reason: "it contains a control character".into(),
+            reason: format!("it contains the control character U+{:04X}", c as u32),
         });
     }
     Ok(())
+}
+
+/// Characters refused in free text: control characters, and the Unicode
+/// bidirectional controls (U+200E/F, U+061C, U+202A–202E, U+2066–2069)
+/// that reorder what a terminal shows (a table row, a log line).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// A subject alternative name: a DNS name (wildcards allowed in the leftmost

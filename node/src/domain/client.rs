@@ -164,11 +164,13 @@ pub fn validate_client_name(field: &str, value: &str) -> Result<(), DomainError>
 
 /// Checks a device description: printable, at most 128 characters.
 pub fn validate_device(value: &str) -> Result<(), DomainError> {
-    if value.chars().count() > MAX_ID_LEN || value.chars().any(|c| c.is_control()) {
+    if value.chars().count() > MAX_ID_LEN || value.chars().any(super::certificate::is_unsafe_char) {
         return Err(DomainError::InvalidClientField {
             field: "device".into(),
             value: value.chars().take(MAX_ID_LEN).collect(),
-            reason: "use at most 128 printable characters".into(),
+            reason:
+                "use at most 128 printable characters (no control or bidirectional-text characters)"
+                    .into(),
         });
     }
     Ok(())

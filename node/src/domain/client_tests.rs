@@ -350,3 +350,65 @@ fn a_batch_refuses_commands_that_may_not_be_batched_and_applies_the_rest() {
     assert_eq!(s.records.get(&Key::Ca.encode()).cloned(), ca_before);
     assert_eq!(counts(&s), vec![(1, 1)]);
 }
+
+#[test]
+fn a_page_token_from_another_listing_is_refused() {
+    let mut s = MemState::default();
+    install_ca(&mut s, 0);
+    for id in ["a", "b", "c"] {
+        provision(&mut s, client(id, "u", 1, 9_999), false, false).unwrap();
+    }
+    let page = list(&s, ClientFilter::default(), None, 1);
+    let token = page.next.expect("more than one page");
+    let by_revoked = Query::ListClients {
+        filter: by_state(ClientState::Revoked),
+        after: Some(token),
+        limit: 10,
+        now: 1_000,
+    };
+    assert!(matches!(
+        query(&s, &by_revoked).unwrap(),
+        Err(DomainError::InvalidPageToken)
+    ));
+    let garbage = Query::ListClients {
+        filter: ClientFilter::default(),
+        after: Some(b"garbage".to_vec()),
+        limit: 10,
+        now: 1_000,
+    };
+    assert!(matches!(
+        query(&s, &garbage).unwrap(),
+        Err(DomainError::InvalidPageToken)
+    ));
+}
+
+#[test]
+fn bidirectional_text_controls_are_refused_in_a_device() {
+    assert!(validate_device("Pixel 8 (work)").is_ok());
+    for bad in [
+        "evil\u{202E}gpj.exe",
+        "a\u{2066}b",
+        "x\u{200F}",
+        "tab\there",
+    ] {
+        assert!(
+            matches!(
+                validate_device(bad),
+                Err(DomainError::InvalidClientField { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_long_refused_value_is_echoed_cut() {
+    let long = "a".repeat(10_000);
+    let err = DomainError::InvalidSan {
+        value: long,
+        reason: "too long".into(),
+    };
+    let text = err.to_string();
+    assert!(text.len() < 200, "{text}");
+    assert!(text.contains("(10000 characters)"), "{text}");
+}

@@ -168,7 +168,8 @@ pub(super) fn revoked<V: StateView>(view: &V) -> Result<Vec<ClientRecord>, V::Er
 }
 
 /// One page of clients matching `filter`, continuing after `after` (the
-/// `next` of the previous page). Walks one index; examines a bounded number
+/// `next` of the previous page; refused when it is not a key of the index
+/// this filter walks). Walks one index; examines a bounded number
 /// of keys per page, so a page is cheap even with millions of clients.
 pub(super) fn list<V: StateView>(
     view: &V,
@@ -176,7 +177,7 @@ pub(super) fn list<V: StateView>(
     after: Option<&[u8]>,
     limit: u32,
     now: i64,
-) -> Result<ClientPage, V::Error> {
+) -> Result<Result<ClientPage, DomainError>, V::Error> {
     let current = read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch);
     let limit = limit.clamp(1, MAX_PAGE) as usize;
     let (prefix, stop): (String, Option<Vec<u8>>) = match (&filter.user, filter.state) {
@@ -194,7 +195,8 @@ pub(super) fn list<V: StateView>(
         (None, None) => (CLIENT_PREFIX.to_string(), None),
     };
     let start = match after {
-        Some(a) => [a, &[0u8]].concat(),
+        Some(a) if a.starts_with(prefix.as_bytes()) => [a, &[0u8]].concat(),
+        Some(_) => return Ok(Err(DomainError::InvalidPageToken)),
         None => prefix.clone().into_bytes(),
     };
     // Enough to fill a page when most keys match, bounded when few do.
@@ -244,5 +246,5 @@ pub(super) fn list<V: StateView>(
     if !ended {
         page.next = last;
     }
-    Ok(page)
+    Ok(Ok(page))
 }

@@ -35,6 +35,24 @@ impl fmt::Debug for RequestId {
     }
 }
 
+/// A digest of what a request asked (every field but its request id): a
+/// retry under the same request id must ask the same, or is refused.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestDigest(pub [u8; 32]);
+
+impl fmt::Debug for RequestDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestDigest({})", hex::encode(&self.0[..8]))
+    }
+}
+
+/// A client's idempotency key, with the digest of the request it came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestKey {
+    pub id: RequestId,
+    pub digest: RequestDigest,
+}
+
 /// The payload of one Raft entry. Everything non-deterministic (ids, time,
 /// later keys and signatures) is decided by the proposer and carried here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,12 +121,39 @@ pub enum Command {
     /// id and outcome, exactly as if each were an entry of its own. Only
     /// [`Command::batchable`] commands.
     Batch(Vec<Proposal>),
+    /// `command`, sent with a client's request id and the digest of the
+    /// request: the digest is recorded with the id, and a later proposal
+    /// with the same id but another digest is refused.
+    Digested {
+        digest: RequestDigest,
+        command: Box<Command>,
+    },
 }
 
 impl Command {
+    /// Wraps `command` with the digest of its request, when there is one.
+    pub fn digested(command: Command, digest: Option<RequestDigest>) -> Command {
+        match digest {
+            Some(digest) => Command::Digested {
+                digest,
+                command: Box::new(command),
+            },
+            None => command,
+        }
+    }
+
+    /// The command itself and the request digest it carries.
+    pub fn undigested(&self) -> (&Command, Option<RequestDigest>) {
+        match self {
+            Command::Digested { digest, command } => (command.as_ref(), Some(*digest)),
+            other => (other, None),
+        }
+    }
+
     /// Short name for logs and traces (never the contents).
     pub fn name(&self) -> &'static str {
         match self {
+            Command::Digested { command, .. } => command.name(),
             Command::SetSettings(_) => "set-settings",
             Command::InstallCa { .. } => "install-ca",
             Command::PutSlotCert { .. } => "put-slot-cert",
@@ -128,7 +173,7 @@ impl Command {
     /// writes that come at high rates.
     pub fn batchable(&self) -> bool {
         matches!(
-            self,
+            self.undigested().0,
             Command::ProvisionClient { .. } | Command::RevokeClient { .. }
         )
     }
@@ -207,5 +252,8 @@ pub enum QueryReply {
     NodeEndpoints(Vec<NodeEndpoints>),
     LookupWrite {
         log_index: Option<u64>,
+        /// The digest of the request first applied under the id, when it
+        /// came with one.
+        digest: Option<RequestDigest>,
     },
 }

@@ -7,21 +7,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum DomainError {
     /// A setting that must be a DNS name is not one.
-    #[error("{field} {value:?} is not a valid DNS name: {reason}")]
+    #[error("{field} {} is not a valid DNS name: {reason}", echo(.value))]
     InvalidDnsName {
         field: String,
         value: String,
         reason: String,
     },
     /// A setting that must be an IP address is not one.
-    #[error("{field} {value:?} is not a valid IP address: {reason}")]
+    #[error("{field} {} is not a valid IP address: {reason}", echo(.value))]
     InvalidIp {
         field: String,
         value: String,
         reason: String,
     },
     /// The mode is neither `standalone` nor `clustered`.
-    #[error("mode {value:?} is not valid: use standalone or clustered")]
+    #[error("mode {} is not valid: use standalone or clustered", echo(.value))]
     InvalidMode { value: String },
     /// Clustered mode is set without a virtual address.
     #[error("clustered mode needs a virtual address: set it in the same call (virtual_address)")]
@@ -48,10 +48,10 @@ pub enum DomainError {
     #[error("RSA keys of {bits} bits are refused: below 2048 bits RSA can be factored with today's means (NIST has disallowed it since 2013); use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384")]
     WeakKey { bits: u32 },
     /// A key type we do not generate.
-    #[error("key type {value:?} is not supported: use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384")]
+    #[error("key type {} is not supported: use rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384", echo(.value))]
     UnknownKeyType { value: String },
     /// Country is not two letters.
-    #[error("country {value:?} is not an ISO 3166 two-letter code (like US, DE, GB)")]
+    #[error("country {} is not an ISO 3166 two-letter code (like US, DE, GB)", echo(.value))]
     InvalidCountry { value: String },
     /// The common name is empty.
     #[error(
@@ -62,27 +62,36 @@ pub enum DomainError {
     #[error("subject field {field} is not valid: {reason}")]
     InvalidSubjectField { field: String, reason: String },
     /// A subject alternative name is neither a valid DNS name nor an IP.
-    #[error("subject alternative name {value:?} is not valid: {reason}")]
+    #[error("subject alternative name {} is not valid: {reason}", echo(.value))]
     InvalidSan { value: String, reason: String },
     /// A slot name that is none of the four.
-    #[error("slot {value:?} is not a router certificate slot: use local, remote, local-virtual or remote-virtual")]
+    #[error("slot {} is not a router certificate slot: use local, remote, local-virtual or remote-virtual", echo(.value))]
     UnknownSlot { value: String },
     /// No CA is installed yet.
     #[error(
         "no certificate authority — generate or import one (mrctl ca generate | mrctl ca import)"
     )]
     NoCa,
+    /// A page token that is not a position in the listing asked for.
+    #[error("page_token does not belong to this listing: pass next_page_token exactly as it came, with the same state and user filter")]
+    InvalidPageToken,
+    /// A request id sent again with a different request.
+    #[error("request id {id} was used for a different request: a retry must repeat the request exactly; use a new request id for a new request")]
+    RequestIdReused { id: String },
+    /// A digested command inside another (never proposed by this code).
+    #[error("a request digest wraps another request digest")]
+    NestedDigest,
     /// The CA changed between preparing a request and applying it.
     #[error("the certificate authority changed while this request was prepared (epoch {expected} expected, {current} now): run the command again")]
     CaChanged { expected: u64, current: u64 },
     /// Replacing the CA without the explicit confirmation.
-    #[error("replacing the certificate authority invalidates {clients} provisioned clients (they stop working until re-provisioned): confirm it (confirm_invalidate_clients; mrctl asks, or pass --yes)")]
+    #[error("replacing the certificate authority invalidates {clients} provisioned clients (they stop working until re-provisioned): confirm it with confirm_invalidate_clients")]
     ConfirmationRequired { clients: u64 },
     /// Activation without a pending certificate.
     #[error("the {slot} slot has no pending certificate: generate or import one first")]
     NoPendingCertificate { slot: String },
     /// A virtual slot cannot be activated before the virtual address is set.
-    #[error("the {slot} slot serves the virtual address, but none is configured: mrctl settings set --virtual-address IP")]
+    #[error("the {slot} slot serves the virtual address, but none is configured: set the virtual_address setting")]
     NoVirtualAddress { slot: String },
     /// A virtual slot certificate that does not cover the cluster's names.
     #[error("the certificate for {slot} does not cover {}: it must name the virtual address and the cluster domain", missing.join(", "))]
@@ -92,26 +101,41 @@ pub enum DomainError {
     CsrChanged { slot: String },
     /// A client state name that is none of the four.
     #[error(
-        "client state {value:?} is not known: use provisioned, invalidated, revoked or expired"
+        "client state {} is not known: use provisioned, invalidated, revoked or expired",
+        echo(.value)
     )]
     UnknownClientState { value: String },
     /// A client id, user or device that is not valid.
-    #[error("{field} {value:?} is not valid: {reason}")]
+    #[error("{field} {} is not valid: {reason}", echo(.value))]
     InvalidClientField {
         field: String,
         value: String,
         reason: String,
     },
     /// Provisioning an id that exists, without `--replace`.
-    #[error("client {id} is already provisioned: pass --replace to issue it a new certificate, or mrctl client reprovision {id}")]
+    #[error("client {id} is already provisioned: set replace to issue it a new certificate, or reprovision it")]
     ClientExists { id: String },
     /// A client id that is not provisioned.
-    #[error("client {id} is not provisioned (see mrctl client list)")]
+    #[error("client {} is not provisioned (see the client list)", echo(.id))]
     UnknownClient { id: String },
     /// Re-provisioning a revoked client.
-    #[error("client {id} is revoked: provision it again with --replace if it should come back")]
+    #[error("client {id} is revoked: provision it again with replace set if it should come back")]
     ClientIsRevoked { id: String },
     /// Revoking a client twice.
     #[error("client {id} was already revoked")]
     ClientAlreadyRevoked { id: String },
+}
+
+/// How much of a refused value an error repeats.
+const ECHO_CHARS: usize = 48;
+
+/// `value` quoted for an error message, cut to its first few dozen
+/// characters: a refused 10 000-character name is not echoed whole.
+pub fn echo(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= ECHO_CHARS {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(ECHO_CHARS).collect();
+    format!("{head:?}… ({count} characters)")
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authority::CaRecord;
 use super::clients;
-use super::command::{Command, Proposal, Query, QueryReply, Reply};
+use super::command::{Command, Proposal, Query, QueryReply, Reply, RequestDigest};
 use super::digest::StateDigest;
 use super::error::DomainError;
 use super::installs;
@@ -83,14 +83,21 @@ fn apply_one<V: StateView>(
     log_index: u64,
 ) -> Result<Applied, V::Error> {
     let request_key = Key::Request(proposal.request_id).encode();
+    let (command, digest) = proposal.command.undigested();
     if let Some(raw) = view.get(&request_key)? {
-        let log_index = decode_index(&raw);
+        let (log_index, first) = decode_request(&raw);
+        let outcome = match (digest, first) {
+            (Some(asked), Some(first)) if asked != first => Err(DomainError::RequestIdReused {
+                id: proposal.request_id.to_string(),
+            }),
+            _ => Ok(Reply::AlreadyApplied { log_index }),
+        };
         return Ok(Applied {
-            outcome: Ok(Reply::AlreadyApplied { log_index }),
+            outcome,
             changes: Vec::new(),
         });
     }
-    let result = match &proposal.command {
+    let result = match command {
         Command::SetSettings(patch) => {
             let current: Settings = read(view, Key::Settings)?.unwrap_or_default();
             match patch.apply_to(&current, proposal.at_ms) {
@@ -146,12 +153,13 @@ fn apply_one<V: StateView>(
         Command::RestoreChunk { records } => restore_chunk(view, records)?,
         Command::RestoreFinish { records, digest } => restore_finish(view, *records, *digest)?,
         Command::Batch(_) => unreachable!("batches are applied by apply_batch"),
+        Command::Digested { .. } => Err(DomainError::NestedDigest),
     };
     Ok(match result {
         Ok((reply, mut changes)) => {
             changes.push(Change {
                 key: request_key,
-                value: Some(log_index.to_be_bytes().to_vec()),
+                value: Some(encode_request(log_index, digest)),
             });
             Applied {
                 outcome: Ok(reply),
@@ -214,7 +222,10 @@ pub fn query<V: StateView>(
             after,
             limit,
             now,
-        } => QueryReply::Clients(clients::list(view, filter, after.as_deref(), *limit, *now)?),
+        } => match clients::list(view, filter, after.as_deref(), *limit, *now)? {
+            Ok(page) => QueryReply::Clients(page),
+            Err(e) => return Ok(Err(e)),
+        },
         Query::ClientCounts => QueryReply::ClientCounts {
             current_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
             by_epoch: clients::counts(view)?,
@@ -232,11 +243,15 @@ pub fn query<V: StateView>(
             ca_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
             clients: clients::revoked(view)?,
         },
-        Query::LookupWrite(id) => QueryReply::LookupWrite {
-            log_index: view
+        Query::LookupWrite(id) => {
+            let found = view
                 .get(&Key::Request(*id).encode())?
-                .map(|raw| decode_index(&raw)),
-        },
+                .map(|raw| decode_request(&raw));
+            QueryReply::LookupWrite {
+                log_index: found.map(|(index, _)| index),
+                digest: found.and_then(|(_, digest)| digest),
+            }
+        }
     }))
 }
 
@@ -364,6 +379,25 @@ pub(super) fn put<T: Serialize>(key: Key, value: &T) -> Change {
         key: key.encode(),
         value: Some(serde_json::to_vec(value).expect("domain records must serialize")),
     }
+}
+
+/// A request record: the log index it was applied at (8 bytes, big
+/// endian), then the request's digest when it came with one.
+fn encode_request(log_index: u64, digest: Option<RequestDigest>) -> Vec<u8> {
+    let mut raw = log_index.to_be_bytes().to_vec();
+    if let Some(d) = digest {
+        raw.extend_from_slice(&d.0);
+    }
+    raw
+}
+
+fn decode_request(raw: &[u8]) -> (u64, Option<RequestDigest>) {
+    let index = decode_index(raw.get(..8).unwrap_or_default());
+    let digest = raw
+        .get(8..)
+        .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        .map(RequestDigest);
+    (index, digest)
 }
 
 fn decode_index(raw: &[u8]) -> u64 {

@@ -188,7 +188,51 @@ fn a_retried_request_is_applied_once() {
     };
     assert_eq!(settings.revision, 1);
     let found = query(&s, &Query::LookupWrite(id)).unwrap().unwrap();
-    assert_eq!(found, QueryReply::LookupWrite { log_index: Some(5) });
+    assert_eq!(
+        found,
+        QueryReply::LookupWrite {
+            log_index: Some(5),
+            digest: None
+        }
+    );
+}
+
+/// Regression (issue 14): the same request id with a different request
+/// returned the first request's result.
+#[test]
+fn a_request_id_reused_for_another_request_is_refused() {
+    let mut s = MemState::default();
+    let id = RequestId([9; 16]);
+    let (first, other) = (RequestDigest([1; 32]), RequestDigest([2; 32]));
+    let set = |domain: &str, digest| {
+        Command::digested(
+            patch(|p| p.cluster_domain = Some(domain.into())),
+            Some(digest),
+        )
+    };
+    s.next_index = 3;
+    s.apply_with_id(id, set("a.example", first)).unwrap();
+    let again = s.apply_with_id(id, set("a.example", first)).unwrap();
+    assert_eq!(again, Reply::AlreadyApplied { log_index: 3 });
+    let refused = s.apply_with_id(id, set("b.example", other)).unwrap_err();
+    assert!(
+        matches!(refused, DomainError::RequestIdReused { .. }),
+        "{refused:?}"
+    );
+    assert!(refused
+        .to_string()
+        .contains("was used for a different request"));
+    let QueryReply::Settings(settings) = query(&s, &Query::Settings).unwrap().unwrap() else {
+        panic!()
+    };
+    assert_eq!(settings.cluster_domain.as_deref(), Some("a.example"));
+    assert_eq!(
+        query(&s, &Query::LookupWrite(id)).unwrap().unwrap(),
+        QueryReply::LookupWrite {
+            log_index: Some(3),
+            digest: Some(first)
+        }
+    );
 }
 
 /// Regression (issue 14, item 1): the listener records nodes write at start

@@ -184,7 +184,7 @@ fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKey, PkiEr
     })?;
     let Some(password) = password else {
         return Err(PkiError::PasswordRequired {
-            what: ENCRYPTED_KEY,
+            what: "the private key",
         });
     };
     check_kdf_cost(&info.encryption_algorithm)?;

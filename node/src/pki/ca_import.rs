@@ -27,6 +27,8 @@ pub struct CaImport {
     pub summary: CertSummary,
     /// Things a person should know but that do not block the import.
     pub warnings: Vec<String>,
+    /// Information about the chain, e.g. the root clients must trust.
+    pub notes: Vec<String>,
 }
 
 impl fmt::Debug for CaImport {
@@ -37,6 +39,7 @@ impl fmt::Debug for CaImport {
             .field("key", &self.key)
             .field("chain_len", &self.chain.len())
             .field("warnings", &self.warnings)
+            .field("notes", &self.notes)
             .finish()
     }
 }
@@ -80,6 +83,7 @@ pub fn check_ca_import(bundle: Bundle, now: i64) -> Result<CaImport, PkiError> {
         key,
         chain: built.links.iter().map(|&i| pool[i].der.clone()).collect(),
         warnings: built.warnings,
+        notes: built.notes,
     })
 }
 

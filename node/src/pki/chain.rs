@@ -47,13 +47,18 @@ pub(crate) struct Chain {
     /// Indices into the pool, the leaf's issuer first, upward.
     pub links: Vec<usize>,
     pub warnings: Vec<String>,
+    /// Information that asks nothing of the operator, e.g. the root that
+    /// clients must trust.
+    pub notes: Vec<String>,
     /// The leaf or a link was signed by the cluster CA.
     pub reaches_cluster_ca: bool,
 }
 
 /// Walks from `leaf` up through `pool` (the bundle's other certificates,
 /// without duplicates) and then `anchor` (the cluster CA), verifying each
-/// signature, until a self-issued certificate or a missing issuer.
+/// signature, until a self-issued certificate or a missing issuer. Every
+/// certificate of `pool` must be on the chain: a stray one (usually the
+/// wrong intermediate) is refused rather than silently left out.
 pub(crate) fn build(
     leaf: &CertFacts,
     pool: &[CertFacts],
@@ -64,6 +69,7 @@ pub(crate) fn build(
     let mut chain = Chain {
         links: Vec::new(),
         warnings: Vec::new(),
+        notes: Vec::new(),
         reaches_cluster_ca: false,
     };
     let is_anchor = |c: &CertFacts| {
@@ -104,10 +110,18 @@ pub(crate) fn build(
                 issuer: bad.subject.clone(),
             });
         }
-        chain.warnings.push(format!(
-            "incomplete chain: the issuer {} of {} is not in the bundle; clients must already trust it",
-            current.issuer, current.subject
-        ));
+        match chain.links.last().map(|&i| &pool[i]) {
+            // A chain up to an intermediate CA is what vendors send: the
+            // root it needs is in the clients' trust store, not the bundle.
+            Some(last) if last.is_ca => chain.notes.push(format!(
+                "clients must trust {}: it issued {}, the last certificate of the chain (roots are not sent to clients)",
+                last.issuer, last.subject
+            )),
+            _ => chain.warnings.push(format!(
+                "incomplete chain: the issuer {} of {} is not in the bundle; add the intermediate certificate(s) your CA sent, unless clients trust {} itself",
+                current.issuer, current.subject, current.issuer
+            )),
+        }
         break;
     }
     for &i in &chain.links {
@@ -132,13 +146,11 @@ pub(crate) fn build(
             ));
         }
     }
-    for (i, cert) in pool.iter().enumerate() {
-        if !used[i] {
-            chain.warnings.push(format!(
-                "certificate {} in the bundle is not part of the chain of {} and was ignored",
-                cert.subject, leaf.subject
-            ));
-        }
+    if let Some(stray) = pool.iter().zip(&used).find(|(_, used)| !**used) {
+        return Err(PkiError::StrayCertificate {
+            subject: stray.0.subject.clone(),
+            leaf: leaf.subject.clone(),
+        });
     }
     Ok(chain)
 }

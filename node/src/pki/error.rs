@@ -81,7 +81,7 @@ pub enum PkiError {
     #[error("PEM block #{block} ({label}) is encrypted in the legacy OpenSSL format (Proc-Type: 4,ENCRYPTED), which is not supported: convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in old.key -out new.key` and import new.key")]
     LegacyEncryptedKey { block: usize, label: String },
     /// Encrypted input and no password.
-    #[error("{what} is encrypted: give its password")]
+    #[error("{what} is encrypted: give its password (the password field)")]
     PasswordRequired { what: &'static str },
     /// Encrypted input and a password that does not open it.
     #[error("the password for {what} is wrong")]
@@ -130,6 +130,9 @@ pub enum PkiError {
     /// A certificate named as issuer whose key did not sign the child.
     #[error("intermediate {issuer} did not sign {child}: the signature does not verify with its public key; include the certificate that actually issued {child}")]
     ChainSignature { child: String, issuer: String },
+    /// A bundle certificate that is neither the leaf nor on its chain.
+    #[error("{subject} is not the issuer of {leaf} nor of any certificate in its chain: is this the right intermediate? Leave it out, or give the one that issued {leaf}")]
+    StrayCertificate { subject: String, leaf: String },
     /// A non-CA certificate given as a CA.
     #[error("certificate {subject} is not a CA (basicConstraints CA:TRUE missing): a CA import needs a CA certificate")]
     NotCa { subject: String },

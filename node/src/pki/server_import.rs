@@ -27,6 +27,8 @@ pub struct ServerImport {
     pub summary: CertSummary,
     /// Things a person should know but that do not block the import.
     pub warnings: Vec<String>,
+    /// Information about the chain, e.g. the root clients must trust.
+    pub notes: Vec<String>,
     /// The leaf or its chain was signed by the cluster CA.
     pub signed_by_cluster_ca: bool,
 }
@@ -39,6 +41,7 @@ impl fmt::Debug for ServerImport {
             .field("key", &self.key)
             .field("chain_len", &self.chain.len())
             .field("warnings", &self.warnings)
+            .field("notes", &self.notes)
             .field("signed_by_cluster_ca", &self.signed_by_cluster_ca)
             .finish()
     }
@@ -96,6 +99,7 @@ pub fn check_server_import(
         key,
         chain: built.links.iter().map(|&i| pool[i].der.clone()).collect(),
         warnings: built.warnings,
+        notes: built.notes,
         signed_by_cluster_ca: built.reaches_cluster_ca,
     })
 }

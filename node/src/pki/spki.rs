@@ -58,6 +58,18 @@ pub(crate) fn rsa_bits(modulus: &[u8]) -> usize {
     trimmed.len() * 8 - trimmed[0].leading_zeros() as usize
 }
 
+/// The digest of a request to `rpc` (its encoded message), with which a
+/// retry under the same request id is recognised as the same request.
+pub fn request_digest(rpc: &str, encoded: &[u8]) -> [u8; 32] {
+    let mut input = Vec::with_capacity(rpc.len() + 1 + encoded.len());
+    input.extend_from_slice(rpc.as_bytes());
+    input.push(0);
+    input.extend_from_slice(encoded);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, &input).as_ref());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

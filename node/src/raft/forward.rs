@@ -73,9 +73,41 @@ pub struct NodeStatus {
     pub term: u64,
     pub leader_id: Option<u64>,
     pub last_log_index: u64,
+    /// The highest log index this node knows to be committed.
+    pub commit_index: u64,
     pub applied_index: u64,
     pub digest: String,
     pub snapshot_index: u64,
     pub members: Vec<MemberInfo>,
     pub seal_key_id: String,
+    /// What this node's virtual listeners do; `None` when it has no
+    /// virtual ports.
+    pub virtual_listeners: Option<VirtualListeners>,
+}
+
+/// The state of a leader's virtual listeners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VirtualListeners {
+    /// Not leading, or no virtual address is set.
+    Closed,
+    Serving {
+        address: String,
+    },
+    /// Binding failed (the address is not on this host, say); retried with
+    /// backoff.
+    CannotBind {
+        address: String,
+        error: String,
+    },
+}
+
+impl VirtualListeners {
+    /// The address it serves or tries to.
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            VirtualListeners::Closed => None,
+            VirtualListeners::Serving { address }
+            | VirtualListeners::CannotBind { address, .. } => Some(address),
+        }
+    }
 }

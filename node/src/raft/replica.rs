@@ -15,7 +15,7 @@ use openraft::raft::ReadPolicy;
 use openraft::{BasicNode, ChangeMembers, ServerState};
 use serde::{Deserialize, Serialize};
 
-use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus};
+use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, VirtualListeners};
 use super::network::{decode, encode, Peers};
 use super::removal::Removal;
 use super::snapshot_file::{SnapshotFileError, SnapshotReader};
@@ -23,7 +23,8 @@ use super::state_machine::{StateMachine, StateReader};
 use super::types::{Raft, TypeConfig};
 use crate::clock::now_ms;
 use crate::domain::{
-    self, Command, DomainError, Key, Proposal, Query, QueryReply, Reply, RequestId, StateDigest,
+    self, Command, DomainError, Key, Proposal, Query, QueryReply, Reply, RequestId, RequestKey,
+    StateDigest,
 };
 
 /// How fresh a read must be.
@@ -80,6 +81,10 @@ pub enum ReplicaError {
     InstallingSnapshot { node_id: u64 },
     #[error("node {node_id} was removed from the cluster at log index {log_index}: ask another node (to add it back, wipe its data dir and add it as a new learner)")]
     Removed { node_id: u64, log_index: u64 },
+    /// The leader changed before the write's commit was known; it may or
+    /// may not have been applied.
+    #[error("the leader changed before this write was known to commit (it may or may not have been applied): retry with the same request_id, which applies it at most once")]
+    CommitUnknown,
     #[error("raft: {message}")]
     Raft { message: String },
     #[error("storage: {message}")]
@@ -141,6 +146,7 @@ pub struct Replica {
     peers: Peers,
     seal_key_id: String,
     removal: Removal,
+    virtual_listeners: std::sync::Mutex<Option<VirtualListeners>>,
 }
 
 /// How long the leader keeps trying to tell a removed node so.
@@ -165,7 +171,16 @@ impl Replica {
             peers,
             seal_key_id,
             removal,
+            virtual_listeners: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records what this node's virtual listeners do, for status.
+    pub fn set_virtual_listeners(&self, state: Option<VirtualListeners>) {
+        *self
+            .virtual_listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = state;
     }
 
     pub fn id(&self) -> u64 {
@@ -237,8 +252,23 @@ impl Replica {
 
     /// A fresh proposal for `command`, stamped here (invariant 1: the
     /// proposer decides ids and time; apply only reads them).
-    pub fn proposal(command: Command, request_id: Option<RequestId>) -> Proposal {
-        let request_id = request_id.unwrap_or_else(random_request_id);
+    /// A proposal of `command` under a request id this node chose.
+    pub fn proposal_with_id(command: Command, request_id: RequestId) -> Proposal {
+        Proposal {
+            request_id,
+            at_ms: now_ms(),
+            command,
+        }
+    }
+
+    /// A proposal of `command`; under the client's request key when it
+    /// sent one (the request's digest is recorded with its id), else under
+    /// a random id.
+    pub fn proposal(command: Command, key: Option<RequestKey>) -> Proposal {
+        let (request_id, command) = match key {
+            Some(key) => (key.id, Command::digested(command, Some(key.digest))),
+            None => (random_request_id(), command),
+        };
         Proposal {
             request_id,
             at_ms: now_ms(),
@@ -298,11 +328,14 @@ impl Replica {
                 other => other,
             };
             match result {
-                Err(ReplicaError::NotLeader { .. }) | Err(ReplicaError::Unreachable { .. })
+                Err(ReplicaError::NotLeader { .. })
+                | Err(ReplicaError::Unreachable { .. })
+                | Err(ReplicaError::CommitUnknown)
                     if started.elapsed() < LEADER_WAIT =>
                 {
                     // Leadership is moving: wait for the next leader, then retry.
-                    // Writes carry a request id, so a retry cannot apply twice.
+                    // Writes carry a request id, so a retry cannot apply twice
+                    // (a write whose entry was discarded is proposed again).
                     self.wait_for_leader_change(Duration::from_millis(100))
                         .await;
                 }
@@ -535,6 +568,9 @@ impl Replica {
     fn write_err(&self, e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> ReplicaError {
         match e {
             RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => self.not_leader(f),
+            RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => {
+                ReplicaError::CommitUnknown
+            }
             other => raft_err(other),
         }
     }
@@ -651,11 +687,17 @@ impl Replica {
             term: m.current_term,
             leader_id: m.current_leader,
             last_log_index: m.last_log_index.unwrap_or(0),
+            commit_index: m.cluster_committed.as_ref().map_or(0, |c| c.index()),
             applied_index: info.index,
             digest: info.digest.to_hex(),
             snapshot_index: m.snapshot.as_ref().map(|s| s.index()).unwrap_or(0),
             members,
             seal_key_id: self.seal_key_id.clone(),
+            virtual_listeners: self
+                .virtual_listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -663,27 +705,52 @@ impl Replica {
     pub async fn member_statuses(&self) -> Vec<(MemberInfo, Result<NodeStatus, String>)> {
         let members = self.membership();
         let asks = members.into_iter().map(|member| async move {
-            if member.id == self.id {
-                return (member, Ok(self.node_status()));
-            }
-            let result = async {
-                let mut client = self
-                    .peers
-                    .client(member.id, &member.addr)
-                    .map_err(|e| e.to_string())?;
-                let reply = tokio::time::timeout(
-                    Duration::from_millis(700),
-                    client.node_status(encode(&())),
-                )
-                .await
-                .map_err(|_| "no answer within 700 ms".to_string())?
-                .map_err(|s| s.message().to_string())?;
-                decode::<NodeStatus>(reply.get_ref())
-            }
-            .await;
+            let result = self.status_of(&member).await;
             (member, result)
         });
         futures::future::join_all(asks).await
+    }
+
+    /// `member`'s own view (this node's without asking).
+    async fn status_of(&self, member: &MemberInfo) -> Result<NodeStatus, String> {
+        if member.id == self.id {
+            return Ok(self.node_status());
+        }
+        let mut client = self
+            .peers
+            .client(member.id, &member.addr)
+            .map_err(|e| e.to_string())?;
+        let reply =
+            tokio::time::timeout(Duration::from_millis(700), client.node_status(encode(&())))
+                .await
+                .map_err(|_| "no answer within 700 ms".to_string())?
+                .map_err(|s| s.message().to_string())?;
+        decode::<NodeStatus>(reply.get_ref())
+    }
+
+    /// What the leader's virtual listeners do once they act on `address`,
+    /// waiting up to `wait`: `None` when the leader has no virtual ports,
+    /// cannot be asked, or did not act on it in time.
+    pub async fn leader_virtual_listeners(
+        &self,
+        address: &str,
+        wait: Duration,
+    ) -> Option<(u64, VirtualListeners)> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let leader = self.raft.metrics().borrow_watched().current_leader;
+            let member = leader.and_then(|id| self.membership().into_iter().find(|m| m.id == id));
+            if let Some(member) = member {
+                let state = self.status_of(&member).await.ok()?.virtual_listeners?;
+                if state.address() == Some(address) {
+                    return Some((member.id, state));
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Writes a consistent snapshot of this node's applied state to a new file.
@@ -759,9 +826,9 @@ impl Replica {
             let mut id = [0u8; 16];
             id[..8].copy_from_slice(&base);
             id[8..].copy_from_slice(&n.to_be_bytes());
-            Some(RequestId(id))
+            RequestId(id)
         };
-        self.write(Self::proposal(
+        self.write(Self::proposal_with_id(
             Command::RestoreBegin {
                 records: total,
                 digest,
@@ -779,7 +846,7 @@ impl Replica {
             if chunk_bytes >= RESTORE_CHUNK_BYTES {
                 written += chunk.len() as u64;
                 let records = std::mem::take(&mut chunk);
-                self.write(Self::proposal(
+                self.write(Self::proposal_with_id(
                     Command::RestoreChunk { records },
                     step_id(step),
                 ))
@@ -791,7 +858,7 @@ impl Replica {
         }
         if !chunk.is_empty() {
             written += chunk.len() as u64;
-            self.write(Self::proposal(
+            self.write(Self::proposal_with_id(
                 Command::RestoreChunk { records: chunk },
                 step_id(step),
             ))
@@ -799,7 +866,7 @@ impl Replica {
             progress(RestoreProgress { written, total });
         }
         let (reply, log_index) = self
-            .write(Self::proposal(
+            .write(Self::proposal_with_id(
                 Command::RestoreFinish {
                     records: total,
                     digest,

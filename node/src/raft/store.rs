@@ -72,6 +72,17 @@ pub fn open(
             source,
         })?;
     }
+    // Owner-only, also for a data dir made before this rule (files made
+    // from now on are 0600 through the process umask, see `cli::main`).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| StoreError::CreateDir {
+                dir: data_dir.to_path_buf(),
+                source,
+            },
+        )?;
+    }
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);

@@ -97,6 +97,82 @@ impl ClientVerifier {
     }
 }
 
+impl ClientVerifier {
+    /// The current CA epoch (0 without a CA), and this verifier naming that
+    /// CA in its certificate request, so clients that pick a certificate by
+    /// issuer (browsers, OS key stores) pick ours.
+    pub fn naming_current_ca(self: &Arc<Self>) -> (u64, Arc<dyn ClientCertVerifier>) {
+        let mut roots = RootCertStore::empty();
+        let epoch = match self.source.ca() {
+            Some((epoch, der)) => {
+                if let Err(e) = roots.add(CertificateDer::from(der)) {
+                    tracing::warn!(error = %e, "the CA certificate cannot be named to clients");
+                }
+                epoch
+            }
+            None => 0,
+        };
+        let verifier = NamingCa {
+            hints: roots.subjects(),
+            inner: self.clone(),
+        };
+        (epoch, Arc::new(verifier))
+    }
+}
+
+/// A [`ClientVerifier`] with the CA names its certificate request sends.
+#[derive(Debug)]
+struct NamingCa {
+    inner: Arc<ClientVerifier>,
+    hints: Vec<DistinguishedName>,
+}
+
+impl ClientCertVerifier for NamingCa {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 impl ClientCertVerifier for ClientVerifier {
     fn offer_client_auth(&self) -> bool {
         true
@@ -106,6 +182,7 @@ impl ClientCertVerifier for ClientVerifier {
         true
     }
 
+    /// Empty here: [`ClientVerifier::naming_current_ca`] names the CA.
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }

@@ -8,7 +8,7 @@
 //! connections are untouched by an activation.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,35 +37,70 @@ pub struct ListenerContext {
     pub certs: Arc<CertStore>,
 }
 
-/// The rustls configuration of a listener for `resolver`'s slot.
-pub fn server_config(
+/// The rustls configuration of a listener for one slot, rebuilt when the CA
+/// epoch moves so the certificate request names the current CA.
+pub struct ListenerTls {
     provider: Arc<CryptoProvider>,
     resolver: Arc<SlotResolver>,
     verifier: Arc<ClientVerifier>,
-) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(resolver);
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    built: Mutex<Option<(u64, Arc<ServerConfig>)>>,
+}
+
+impl ListenerTls {
+    pub fn new(
+        provider: Arc<CryptoProvider>,
+        resolver: Arc<SlotResolver>,
+        verifier: Arc<ClientVerifier>,
+    ) -> Result<Self, rustls::Error> {
+        let tls = Self {
+            provider,
+            resolver,
+            verifier,
+            built: Mutex::new(None),
+        };
+        tls.config()?; // refuses a bad configuration at bind, not per connection
+        Ok(tls)
+    }
+
+    /// The configuration for a connection accepted now.
+    pub fn config(&self) -> Result<Arc<ServerConfig>, rustls::Error> {
+        let (epoch, verifier) = self.verifier.naming_current_ca();
+        let mut built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, config)) = built.as_ref().filter(|(e, _)| *e == epoch) {
+            return Ok(config.clone());
+        }
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(self.resolver.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
+        *built = Some((epoch, config.clone()));
+        Ok(config)
+    }
 }
 
 /// Accepts connections on `listener` until the future is dropped.
 pub async fn serve(
     listener: TcpListener,
-    config: Arc<ServerConfig>,
+    tls: Arc<ListenerTls>,
     slot: SlotId,
     ctx: Arc<ListenerContext>,
 ) {
-    let acceptor = TlsAcceptor::from(config);
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((tcp, _peer)) = accepted else { continue };
                 let _ = tcp.set_nodelay(true);
-                let (acceptor, ctx) = (acceptor.clone(), ctx.clone());
+                let acceptor = match tls.config() {
+                    Ok(config) => TlsAcceptor::from(config),
+                    Err(e) => {
+                        tracing::error!(%slot, error = %e, "cannot configure TLS for a connection");
+                        continue;
+                    }
+                };
+                let ctx = ctx.clone();
                 connections.spawn(async move {
                     let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                         return;

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::async_runtime::WatchReceiver;
 use openraft::Instant as _;
@@ -15,16 +15,19 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::client_verifier::ClientVerifier;
-use super::listener::{serve, server_config, ListenerContext};
+use super::listener::{serve, ListenerContext, ListenerTls};
 use super::slot_resolver::SlotResolver;
 use crate::certstore::CertStore;
 use crate::config::ListenerConfig;
 use crate::domain::{Command, NodeEndpoints, Query, QueryReply, SlotId, SlotKind};
 use crate::pki::SealKey;
-use crate::raft::Replica;
+use crate::raft::{Replica, VirtualListeners};
 
 /// How often leadership and the virtual address are checked.
 const VIRTUAL_CHECK: Duration = Duration::from_millis(20);
+/// The first and the longest wait before binding a virtual address again.
+const BIND_RETRY_FIRST: Duration = Duration::from_millis(100);
+const BIND_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +64,11 @@ impl Factory {
             self.seal.clone(),
             slot,
         ));
-        let config = server_config(self.provider.clone(), resolver, self.verifier.clone())?;
+        let tls = Arc::new(ListenerTls::new(
+            self.provider.clone(),
+            resolver,
+            self.verifier.clone(),
+        )?);
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ListenError::Bind {
@@ -72,7 +79,7 @@ impl Factory {
         let bound = listener.local_addr().unwrap_or(addr);
         // Tests and `mrd dev` read the bound address (the port may be 0).
         println!("mrd {kind} listener on {bound}");
-        let task = tokio::spawn(serve(listener, config, slot, self.ctx.clone()));
+        let task = tokio::spawn(serve(listener, tls, slot, self.ctx.clone()));
         Ok((task, bound))
     }
 }
@@ -130,6 +137,9 @@ pub async fn start(
     .filter_map(|(k, p)| p.map(|p| (k, p)))
     .collect();
     if !ports.is_empty() {
+        factory
+            .replica
+            .set_virtual_listeners(Some(VirtualListeners::Closed));
         tokio::spawn(virtual_listeners(factory, ports, lease));
     }
     Ok(())
@@ -137,8 +147,11 @@ pub async fn start(
 
 /// Keeps the virtual listeners open exactly while this node leads with a
 /// fresh quorum acknowledgement, on the virtual address the settings name.
+/// An address that cannot be bound (not on this host yet, say) is retried
+/// with backoff and logged once per change, not at every attempt.
 async fn virtual_listeners(factory: Factory, ports: Vec<(SlotKind, u16)>, lease: Duration) {
     let mut serving: Option<(IpAddr, Vec<JoinHandle<()>>)> = None;
+    let mut failing: Option<BindFailure> = None;
     let mut metrics = factory.replica.raft().metrics();
     loop {
         let wanted = if leads_with_quorum(&factory.replica, lease) {
@@ -153,27 +166,106 @@ async fn virtual_listeners(factory: Factory, ports: Vec<(SlotKind, u16)>, lease:
                 }
                 tracing::info!(%ip, "closed the virtual listeners");
             }
-            if let Some(ip) = wanted {
-                let mut tasks = Vec::new();
-                for (kind, port) in &ports {
-                    match factory.bind(*kind, SocketAddr::new(ip, *port)).await {
-                        Ok((t, _)) => tasks.push(t),
-                        Err(e) => tracing::warn!(error = %e, "virtual listener not open yet"),
-                    }
+            if failing.as_ref().map(|f| f.ip) != wanted {
+                if let Some(f) = failing.take() {
+                    tracing::info!(ip = %f.ip, "stopped trying to open the virtual listeners");
                 }
-                if tasks.len() == ports.len() {
-                    tracing::info!(%ip, "opened the virtual listeners");
-                    serving = Some((ip, tasks));
-                } else {
-                    for t in tasks {
-                        t.abort();
+            }
+            let due = failing
+                .as_ref()
+                .is_none_or(|f| Instant::now() >= f.retry_at);
+            if let (Some(ip), true) = (wanted, due) {
+                match open_virtual(&factory, &ports, ip).await {
+                    Ok(tasks) => {
+                        tracing::info!(%ip, "opened the virtual listeners");
+                        failing = None;
+                        serving = Some((ip, tasks));
+                        factory
+                            .replica
+                            .set_virtual_listeners(Some(VirtualListeners::Serving {
+                                address: ip.to_string(),
+                            }));
+                    }
+                    Err(e) => {
+                        let error = e.to_string();
+                        let failure = BindFailure::next(failing.take(), ip, &error);
+                        factory
+                            .replica
+                            .set_virtual_listeners(Some(VirtualListeners::CannotBind {
+                                address: ip.to_string(),
+                                error,
+                            }));
+                        failing = Some(failure);
                     }
                 }
             }
         }
+        if wanted.is_none() {
+            factory
+                .replica
+                .set_virtual_listeners(Some(VirtualListeners::Closed));
+        }
         // Wake on a leadership change, or poll so the lease is noticed.
         let _ = tokio::time::timeout(VIRTUAL_CHECK, metrics.changed()).await;
     }
+}
+
+/// The virtual address could not be bound: when to try again.
+struct BindFailure {
+    ip: IpAddr,
+    error: String,
+    delay: Duration,
+    retry_at: Instant,
+}
+
+impl BindFailure {
+    /// The failure after `previous`, logged only when the address or the
+    /// error changed; the delay doubles up to `BIND_RETRY_MAX`.
+    fn next(previous: Option<BindFailure>, ip: IpAddr, error: &str) -> BindFailure {
+        let delay = match previous {
+            Some(p) if p.ip == ip && p.error == error => {
+                tracing::debug!(%ip, error, "virtual listeners still cannot open");
+                (p.delay * 2).min(BIND_RETRY_MAX)
+            }
+            _ => {
+                tracing::warn!(
+                    %ip,
+                    error,
+                    "cannot open the virtual listeners; retrying with backoff up to every {}s \
+                     (is the virtual address assigned to this host?)",
+                    BIND_RETRY_MAX.as_secs()
+                );
+                BIND_RETRY_FIRST
+            }
+        };
+        BindFailure {
+            ip,
+            error: error.to_string(),
+            delay,
+            retry_at: Instant::now() + delay,
+        }
+    }
+}
+
+/// Binds every virtual port on `ip`, or none.
+async fn open_virtual(
+    factory: &Factory,
+    ports: &[(SlotKind, u16)],
+    ip: IpAddr,
+) -> Result<Vec<JoinHandle<()>>, ListenError> {
+    let mut tasks = Vec::new();
+    for (kind, port) in ports {
+        match factory.bind(*kind, SocketAddr::new(ip, *port)).await {
+            Ok((t, _)) => tasks.push(t),
+            Err(e) => {
+                for t in tasks {
+                    t.abort();
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(tasks)
 }
 
 /// Records this node's listener addresses in the replicated state (clients

@@ -1,7 +1,7 @@
 //! A rustls certificate resolver for one router certificate slot. Each
 //! handshake reads the slot's active certificate from this node's applied
-//! state; only when its fingerprint changed is the key unsealed and a new
-//! signing key built, so activation takes effect at the next handshake
+//! state; only when what it serves changed (the leaf's fingerprint or the
+//! chain sent with it) is the key unsealed and a new signing key built, so activation takes effect at the next handshake
 //! without touching established connections.
 
 use std::fmt;
@@ -33,8 +33,30 @@ impl SlotSource for Replica {
     }
 }
 
-struct Loaded {
+/// What a handshake presents: the leaf and the chain sent with it. An
+/// operator who re-imports the same leaf with a corrected intermediate
+/// changes only the chain, so both are compared.
+#[derive(Clone, PartialEq, Eq)]
+struct Served {
     fingerprint: String,
+    chain_der: Vec<Vec<u8>>,
+}
+
+impl Served {
+    fn of(cert: &SlotCert) -> Self {
+        Self {
+            fingerprint: cert.summary.fingerprint_sha256.clone(),
+            chain_der: cert.chain_der.clone(),
+        }
+    }
+
+    fn is(&self, cert: &SlotCert) -> bool {
+        self.fingerprint == cert.summary.fingerprint_sha256 && self.chain_der == cert.chain_der
+    }
+}
+
+struct Loaded {
+    served: Served,
     key: Arc<CertifiedKey>,
 }
 
@@ -44,9 +66,9 @@ pub struct SlotResolver {
     seal: Arc<SealKey>,
     slot: SlotId,
     loaded: Mutex<Option<Loaded>>,
-    /// The fingerprint that last failed to load: not retried (or logged)
-    /// at every handshake.
-    failed: Mutex<Option<String>>,
+    /// What last failed to load: not retried (or logged) at every
+    /// handshake.
+    failed: Mutex<Option<Served>>,
 }
 
 impl fmt::Debug for SlotResolver {
@@ -73,27 +95,31 @@ impl SlotResolver {
         let active = self.source.active(self.slot)?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(l) = loaded.as_ref() {
-            if l.fingerprint == active.summary.fingerprint_sha256 {
+            if l.served.is(&active) {
                 return Some(l.key.clone());
             }
         }
-        let fingerprint = &active.summary.fingerprint_sha256;
         let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
-        if failed.as_ref() == Some(fingerprint) {
+        if failed.as_ref().is_some_and(|f| f.is(&active)) {
             return loaded.as_ref().map(|l| l.key.clone());
         }
         match certified_key(&self.seal, &active) {
             Ok(key) => {
-                tracing::info!(slot = %self.slot, serial = %active.summary.serial, "serving a new certificate");
+                tracing::info!(
+                    slot = %self.slot,
+                    serial = %active.summary.serial,
+                    chain = active.chain_der.len(),
+                    "serving a new certificate"
+                );
                 *loaded = Some(Loaded {
-                    fingerprint: active.summary.fingerprint_sha256.clone(),
+                    served: Served::of(&active),
                     key: key.clone(),
                 });
                 Some(key)
             }
             Err(e) => {
                 tracing::error!(slot = %self.slot, error = %e, "cannot load the active certificate; serving the last good one");
-                *failed = Some(fingerprint.clone());
+                *failed = Some(Served::of(&active));
                 loaded.as_ref().map(|l| l.key.clone())
             }
         }

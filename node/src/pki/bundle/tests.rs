@@ -148,7 +148,10 @@ fn an_encrypted_key_needs_the_right_password() {
 
     let err = read_bundle(&text, None).unwrap_err();
     assert!(matches!(err, PkiError::PasswordRequired { .. }), "{err:?}");
-    assert!(err.to_string().contains("give its password"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the private key is encrypted: give its password (the password field)"
+    );
 
     let err = read_bundle(&text, Some("hunter2-guess")).unwrap_err();
     assert!(matches!(err, PkiError::WrongPassword { .. }), "{err:?}");

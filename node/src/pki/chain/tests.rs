@@ -112,16 +112,54 @@ fn build_orders_the_chain_and_stops_at_the_root() {
 }
 
 #[test]
-fn build_warns_about_a_missing_issuer_and_strangers() {
+fn build_warns_about_a_missing_issuer() {
     let o = Openssl::chain(OpensslKey::EcP256);
-    let stranger = TestCa::new("Stranger CA", KeySpec::EcdsaP256);
     let leaf = CertFacts::parse(&o.der("leaf.pem"), "leaf").unwrap();
-    let pool = vec![CertFacts::parse(&stranger.cert, "stranger").unwrap()];
-    let chain = build(&leaf, &pool, None, super::super::fixtures::now()).unwrap();
+    let chain = build(&leaf, &[], None, super::super::fixtures::now()).unwrap();
     assert!(chain.links.is_empty());
-    assert_eq!(chain.warnings.len(), 2, "{:?}", chain.warnings);
+    assert!(chain.notes.is_empty(), "{:?}", chain.notes);
+    assert_eq!(chain.warnings.len(), 1, "{:?}", chain.warnings);
     assert!(chain.warnings[0].starts_with(&format!(
         "incomplete chain: the issuer {INTERMEDIATE_SUBJECT} of CN={LEAF_CN}"
     )));
-    assert!(chain.warnings[1].contains("CN=Stranger CA, O=Test, C=US"));
+}
+
+#[test]
+fn a_chain_up_to_an_intermediate_names_the_root_clients_need() {
+    let o = Openssl::chain(OpensslKey::EcP256);
+    let leaf = CertFacts::parse(&o.der("leaf.pem"), "leaf").unwrap();
+    let inter = CertFacts::parse(&o.der("inter.pem"), "inter").unwrap();
+    let root = CertFacts::parse(&o.der("root.pem"), "root").unwrap();
+    let chain = build(&leaf, &[inter], None, super::super::fixtures::now()).unwrap();
+    assert_eq!(chain.links, vec![0]);
+    assert!(chain.warnings.is_empty(), "{:?}", chain.warnings);
+    assert_eq!(
+        chain.notes,
+        vec![format!(
+            "clients must trust {}: it issued {INTERMEDIATE_SUBJECT}, the last certificate of the chain (roots are not sent to clients)",
+            root.subject
+        )]
+    );
+}
+
+#[test]
+fn a_stranger_in_the_bundle_is_refused_by_name() {
+    let o = Openssl::chain(OpensslKey::EcP256);
+    let stranger = TestCa::new("Stranger CA", KeySpec::EcdsaP256);
+    let leaf = CertFacts::parse(&o.der("leaf.pem"), "leaf").unwrap();
+    let pool = vec![
+        CertFacts::parse(&o.der("inter.pem"), "inter").unwrap(),
+        CertFacts::parse(&stranger.cert, "stranger").unwrap(),
+    ];
+    let err = match build(&leaf, &pool, None, super::super::fixtures::now()) {
+        Err(e) => e,
+        Ok(_) => panic!("a bundle with a stranger must be refused"),
+    };
+    assert!(matches!(err, PkiError::StrayCertificate { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "CN=Stranger CA, O=Test, C=US is not the issuer of CN={LEAF_CN}"
+        )) && err.to_string().contains("is this the right intermediate?"),
+        "{err}"
+    );
 }

@@ -125,17 +125,26 @@ fn an_intermediate_that_did_not_sign_the_leaf_is_refused() {
         ),
         "{err}"
     );
-    // With the real issuer present as well, the impostor is just unused.
-    let import = check_server_import(
+    // With the real issuer present as well, the impostor is still refused,
+    // by name: whatever is pasted must be the leaf or on its chain.
+    let err = check_server_import(
         bundle(&[&leaf, &impostor.cert, &real.cert], &[&key]),
         None,
         None,
         now(),
     )
-    .unwrap();
+    .unwrap_err();
+    assert!(matches!(err, PkiError::StrayCertificate { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with(
+            "CN=Shared Name CA, O=Test, C=US is not the issuer of CN=chain.example.test"
+        ),
+        "{err}"
+    );
+    let import =
+        check_server_import(bundle(&[&leaf, &real.cert], &[&key]), None, None, now()).unwrap();
     assert_eq!(import.chain, vec![real.cert.clone()]);
-    assert_eq!(import.warnings.len(), 1, "{:?}", import.warnings);
-    assert!(import.warnings[0].contains("not part of the chain"));
+    assert!(import.warnings.is_empty(), "{:?}", import.warnings);
 }
 
 #[test]
@@ -155,7 +164,7 @@ fn an_incomplete_chain_is_accepted_with_a_warning() {
     assert_eq!(
         import.warnings,
         vec![
-            "incomplete chain: the issuer CN=Absent CA, O=Test, C=US of CN=lonely.example.test, O=Test, C=US is not in the bundle; clients must already trust it"
+            "incomplete chain: the issuer CN=Absent CA, O=Test, C=US of CN=lonely.example.test, O=Test, C=US is not in the bundle; add the intermediate certificate(s) your CA sent, unless clients trust CN=Absent CA, O=Test, C=US itself"
                 .to_string()
         ]
     );

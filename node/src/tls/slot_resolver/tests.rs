@@ -107,6 +107,15 @@ fn handshake(
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
 ) -> Result<Vec<u8>, rustls::Error> {
+    Ok(presented(client, server)?.swap_remove(0))
+}
+
+/// Runs a handshake in memory; returns every certificate the server
+/// presented, leaf first.
+fn presented(
+    client: Arc<ClientConfig>,
+    server: Arc<ServerConfig>,
+) -> Result<Vec<Vec<u8>>, rustls::Error> {
     let name = ServerName::try_from("n1.example.com").unwrap();
     let mut c = ClientConnection::new(client, name)?;
     let mut s = ServerConnection::new(server)?;
@@ -128,7 +137,11 @@ fn handshake(
             break;
         }
     }
-    Ok(c.peer_certificates().unwrap()[0].to_vec())
+    Ok(c.peer_certificates()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect())
 }
 
 #[test]
@@ -176,4 +189,30 @@ fn a_key_sealed_under_another_seal_key_keeps_the_last_good_certificate() {
     *stub.0.lock().unwrap() = Some(foreign);
     let served = resolver.current().expect("the last good certificate");
     assert_eq!(served.cert[0].as_ref(), good.cert_der.as_slice());
+}
+
+#[test]
+fn the_same_leaf_reimported_with_another_chain_serves_the_new_chain() {
+    let pki = Pki::new();
+    let first = pki.slot_cert(KeySpec::EcdsaP256);
+    let mut fixed = first.clone();
+    let other_intermediate = Pki::new().ca_cert;
+    fixed.chain_der = vec![other_intermediate.clone(), pki.ca_cert.clone()];
+    let stub = Arc::new(Stub(Mutex::new(Some(first.clone()))));
+    let resolver = Arc::new(SlotResolver::new(
+        stub.clone(),
+        pki.seal.clone(),
+        SlotId::new(SlotKind::Local, 1),
+    ));
+    let server = server(resolver);
+    assert_eq!(
+        presented(pki.client(), server.clone()).unwrap(),
+        vec![first.cert_der.clone(), pki.ca_cert.clone()]
+    );
+    *stub.0.lock().unwrap() = Some(fixed.clone());
+    assert_eq!(
+        presented(pki.client(), server).unwrap(),
+        vec![first.cert_der, other_intermediate, pki.ca_cert.clone()],
+        "the chain re-imported with the same leaf is served at the next handshake"
+    );
 }
