@@ -319,4 +319,93 @@ mod tests {
             .err()
             .is_some_and(|e| e.to_string().contains("--timeout")));
     }
+
+    #[test]
+    fn a_refusal_names_the_mrctl_flags_for_the_fields_it_names() {
+        let err = status_error(Status::already_exists(
+            "client a is already provisioned: set replace to issue it a new certificate, or reprovision it",
+        ));
+        assert_eq!(
+            err.to_string(),
+            "ALREADY_EXISTS: client a is already provisioned: set replace to issue it a new certificate, or reprovision it (mrctl: --replace; mrctl client reprovision ID)"
+        );
+        let plain = status_error(Status::not_found("client \"x\" is not provisioned"));
+        assert!(!plain.to_string().contains("mrctl:"), "{plain}");
+        let call = plain.downcast_ref::<CallError>().unwrap();
+        assert_eq!(call.code, "NOT_FOUND");
+    }
+
+    fn commit_unknown() -> Status {
+        let mut status =
+            Status::unavailable("the leader changed before this write was known to commit");
+        status.metadata_mut().insert(
+            RETRY_SAME_KEY,
+            tonic::metadata::MetadataValue::from_static("1"),
+        );
+        status
+    }
+
+    /// Regression (issue 14): a write whose commit was unknown after a
+    /// leader change surfaced as an error; it is sent again, as it was.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_whose_commit_is_unknown_is_sent_again_as_it_was() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health)
+                .serve(addr),
+        );
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let endpoints = Endpoints::new(vec![addr.to_string()], Duration::from_secs(5)).unwrap();
+        let sent = std::sync::atomic::AtomicU32::new(0);
+        let answer = endpoints
+            .call(|_channel| {
+                let n = sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        Err(commit_unknown())
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, 2, "answered by the third sending");
+
+        // Not forever: after the retries the error is shown.
+        let sent = std::sync::atomic::AtomicU32::new(0);
+        let err = endpoints
+            .call(|_channel| {
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err::<(), _>(commit_unknown()) }
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("UNAVAILABLE"), "{err}");
+        assert_eq!(
+            sent.load(std::sync::atomic::Ordering::SeqCst),
+            SAME_REQUEST_RETRIES + 1
+        );
+
+        // Other errors are not retried.
+        let sent = std::sync::atomic::AtomicU32::new(0);
+        let _ = endpoints
+            .call(|_channel| {
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err::<(), _>(Status::invalid_argument("bad")) }
+            })
+            .await;
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 }
