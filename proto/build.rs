@@ -10,6 +10,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r#"#[serde(serialize_with = "crate::json_time::seconds")]"#,
         );
     }
+    // Enums by name, as mrctl's flags spell them.
+    for (field, function) in ENUMS {
+        config = config.field_attribute(
+            field,
+            format!(r#"#[serde(serialize_with = "crate::names::{function}")]"#),
+        );
+    }
     for (field, name) in MILLIS {
         config = config.field_attribute(
             field,
@@ -57,4 +64,13 @@ const MILLIS: &[(&str, &str)] = &[
     (".mrouter.v1.SlotView.last_generated_ms", "last_generated"),
     (".mrouter.v1.ClientInfo.provisioned_at_ms", "provisioned_at"),
     (".mrouter.v1.ClientInfo.revoked_at_ms", "revoked_at"),
+];
+
+/// Enum fields of output messages, and the function that names their value.
+const ENUMS: &[(&str, &str)] = &[
+    (".mrouter.v1.CertificateInfo.state", "cert_state"),
+    (".mrouter.v1.CertificateInfo.origin", "cert_origin"),
+    (".mrouter.v1.ClientInfo.state", "client_state"),
+    (".mrouter.v1.ClientInfo.key_origin", "key_origin"),
+    (".mrouter.v1.ClusterSettings.mode", "cluster_mode"),
 ];

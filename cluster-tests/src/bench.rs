@@ -120,7 +120,7 @@ pub async fn must_generate_ca(
                 common_name: format!("Bench CA {key_type}"),
                 ..Default::default()
             }),
-            key_type: key_type.into(),
+            key_type: key_type_value(key_type)?,
             confirm_invalidate_clients: replacing.is_some(),
             expected_epoch: replacing,
             ..Default::default()
@@ -150,7 +150,7 @@ pub async fn must_activate_router_certs(
                     common_name: "router.bench.example".into(),
                     ..Default::default()
                 }),
-                key_type: "ecdsa-p256".into(),
+                key_type: mrouter_proto::v1::KeyType::EcdsaP256.into(),
                 activate: true,
                 ..Default::default()
             })
@@ -313,4 +313,12 @@ pub fn run_id() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
+}
+
+/// The API value of a key type named as mrctl names it (`ecdsa-p256`).
+pub fn key_type_value(name: &str) -> anyhow::Result<i32> {
+    use mrouter_proto::names::Named;
+    mrouter_proto::v1::KeyType::from_name(name)
+        .map(Into::into)
+        .ok_or_else(|| anyhow::anyhow!("unknown key type {name:?}"))
 }

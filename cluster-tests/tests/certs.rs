@@ -737,7 +737,7 @@ async fn the_ca_rpc_is_idempotent_and_needs_its_confirmation() -> Result<()> {
             common_name: "Retry CA".into(),
             ..Default::default()
         }),
-        key_type: "ecdsa-p256".into(),
+        key_type: mrouter_proto::v1::KeyType::EcdsaP256.into(),
         ..Default::default()
     };
     let id = cluster_tests::random_id();

@@ -76,8 +76,11 @@ async fn a_saved_snapshot_restores_into_a_fresh_cluster_with_the_same_digest() -
     assert_eq!(restored, digest);
     let s = dst.settings_on(2).await?;
     assert_eq!(
-        (s.cluster_domain.as_str(), s.mode.as_str()),
-        ("example.com", "clustered")
+        (s.cluster_domain.as_str(), s.mode),
+        (
+            "example.com",
+            mrouter_proto::v1::ClusterMode::Clustered as i32
+        )
     );
 
     // Restoring again into the now non-empty cluster is refused, changing nothing.

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use mrouter_proto::names::Named;
+use mrouter_proto::v1::{ClientState, ClusterMode, KeyType};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -138,8 +140,8 @@ pub enum SettingsCmd {
         #[arg(long)]
         virtual_address: Option<String>,
         /// standalone or clustered.
-        #[arg(long)]
-        mode: Option<String>,
+        #[arg(long, value_parser = named::<ClusterMode>)]
+        mode: Option<i32>,
     },
 }
 
@@ -307,8 +309,8 @@ pub enum ClientCmd {
         )]
         csr: Option<PathBuf>,
         /// Type of the key the cluster makes: ecdsa-p256 (default), ecdsa-p384, rsa2048, …
-        #[arg(long = "key", value_name = "TYPE")]
-        key_type: Option<String>,
+        #[arg(long = "key", value_name = "TYPE", value_parser = named::<KeyType>)]
+        key_type: Option<i32>,
         /// Write the key the cluster makes, with the certificates, as PKCS#12 to FILE (mode 0600).
         #[arg(
             long,
@@ -331,8 +333,8 @@ pub enum ClientCmd {
     /// One page of clients (or all of them), optionally by state and user.
     List {
         /// provisioned, invalidated, revoked or expired.
-        #[arg(long, value_name = "STATE")]
-        state: Option<String>,
+        #[arg(long, value_name = "STATE", value_parser = named::<ClientState>)]
+        state: Option<i32>,
         #[arg(long, value_name = "USER")]
         user: Option<String>,
         /// Clients per page (default 100, at most 1000).
@@ -433,8 +435,16 @@ pub struct SubjectArgs {
 #[derive(Args, Debug, Clone)]
 pub struct KeyArgs {
     /// rsa2048, rsa3072, rsa4096, ecdsa-p256 or ecdsa-p384 (default rsa2048).
-    #[arg(long = "key", value_name = "TYPE")]
-    pub key_type: Option<String>,
+    #[arg(long = "key", value_name = "TYPE", value_parser = named::<KeyType>)]
+    pub key_type: Option<i32>,
+}
+
+/// An API enum value by the name mrctl and the node use for it.
+fn named<E: Named + Into<i32>>(text: &str) -> Result<i32, String> {
+    match E::from_name(text.trim()) {
+        Some(v) if !text.trim().is_empty() => Ok(v.into()),
+        _ => Err(format!("use {}", E::names())),
+    }
 }
 
 /// The subject alternative names of a new certificate or CSR.

@@ -67,6 +67,12 @@ pub fn warn(warnings: &[String]) {
     }
 }
 
+/// An API enum value by name (`ecdsa-p256`), or its number if this mrctl
+/// does not know it.
+pub fn enum_name<E: mrouter_proto::names::Named + TryFrom<i32>>(value: i32) -> String {
+    E::try_from(value).map_or_else(|_| value.to_string(), |v| v.name())
+}
+
 /// Information that asks nothing of the reader, on standard error too.
 pub fn note(notes: &[String]) {
     for n in notes {

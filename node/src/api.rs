@@ -5,6 +5,7 @@ mod ca;
 mod cert_views;
 mod clients;
 mod cluster;
+mod names;
 mod router_certs;
 mod settings;
 mod status;

@@ -9,6 +9,7 @@ pub mod v1 {
 }
 
 mod json_time;
+pub mod names;
 mod redacted;
 
 pub mod raft {

@@ -71,7 +71,7 @@ async fn ours(channel: Channel, op: Op, key: &str, seq: usize) -> Result<f64> {
                     request_id,
                     slot,
                     subject: subject("n1.bench.example"),
-                    key_type: key.into(),
+                    key_type: bench::key_type_value(key)?,
                     ..Default::default()
                 })
                 .await?;
@@ -82,7 +82,7 @@ async fn ours(channel: Channel, op: Op, key: &str, seq: usize) -> Result<f64> {
                     request_id,
                     slot,
                     subject: subject("n1.bench.example"),
-                    key_type: key.into(),
+                    key_type: bench::key_type_value(key)?,
                     ..Default::default()
                 })
                 .await?;
@@ -202,7 +202,7 @@ async fn main() -> Result<()> {
         .generate(GenerateCaRequest {
             request_id: bench::request_id(bench::run_id(), 0),
             subject: subject("Bench CA"),
-            key_type: "rsa2048".into(),
+            key_type: mrouter_proto::v1::KeyType::Rsa2048.into(),
             ..Default::default()
         })
         .await?;

@@ -33,15 +33,20 @@ fn ca_generate_takes_subject_key_and_days() {
     assert_eq!(subject.common_name.as_deref(), Some("ca.corp"));
     assert_eq!(subject.state.as_deref(), Some("CA"));
     assert_eq!(subject.locality.as_deref(), Some("SF"));
-    assert_eq!(key.key_type.as_deref(), Some("ecdsa-p256"));
+    assert_eq!(
+        key.key_type,
+        Some(mrouter_proto::v1::KeyType::EcdsaP256 as i32)
+    );
     assert_eq!(days, Some(365));
     assert!(yes && !dry_run);
 }
 
 #[test]
-fn key_type_is_left_to_the_node() {
-    // The node refuses rsa1024 and says why; the CLI must not pre-empt that.
-    parse("ca generate --key rsa1024").unwrap();
+fn key_types_are_the_apis_and_named_when_refused() {
+    // rsa1024 has no value in the API's KeyType: refused here, naming the valid ones.
+    let err = refused("ca generate --key rsa1024");
+    assert!(err.to_string().contains("use rsa2048, rsa3072"), "{err}");
+    assert!(parse("ca generate --key ecdsa-p384").is_ok());
 }
 
 #[test]

@@ -66,7 +66,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CaCmd) -> Result<()
             let template = GenerateCaRequest {
                 request_id: Vec::new(),
                 subject: Some(subject.into()),
-                key_type: key.key_type.unwrap_or_default(),
+                key_type: key.key_type.unwrap_or(0),
                 validity_days: days.unwrap_or(0),
                 dry_run: false,
                 confirm_invalidate_clients: false,

@@ -9,12 +9,13 @@ use mrouter_proto::v1::{
     ExportReply, GenerateCertRequest, ImportCertRequest, ListCertsReply, ListCertsRequest,
     SanChoice, ShowCertRequest, SlotRef, SlotView, SubjectFields,
 };
+use mrouter_proto::v1::{CertOrigin, CertState};
 use tonic::transport::Channel;
 
 use crate::cli::{CertCmd, Format, OutArgs, SanArgs, SlotArgs, SubjectArgs};
 use crate::endpoints::Endpoints;
 use crate::files::{self, OutFile};
-use crate::output::{emit, note, pairs, spinner, table, utc, utc_date, utc_ms, warn};
+use crate::output::{emit, enum_name, note, pairs, spinner, table, utc, utc_date, utc_ms, warn};
 
 pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<()> {
     match cmd {
@@ -30,7 +31,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
                 request_id: super::request_id(),
                 slot: Some(slot_ref(&slot)?),
                 subject: Some(subject.into()),
-                key_type: key.key_type.unwrap_or_default(),
+                key_type: key.key_type.unwrap_or(0),
                 sans: Some(sans.into()),
                 validity_days: days.unwrap_or(0),
                 activate,
@@ -62,7 +63,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: CertCmd) -> Result<
                 request_id: super::request_id(),
                 slot: Some(slot_ref(&slot)?),
                 subject: Some(subject.into()),
-                key_type: key.key_type.unwrap_or_default(),
+                key_type: key.key_type.unwrap_or(0),
                 sans: Some(sans.into()),
             };
             let bar = spinner("generating the key and CSR on the cluster…");
@@ -370,7 +371,7 @@ fn show_list(reply: &ListCertsReply) {
                 c.issuer.clone(),
                 format!("{} ({})", utc_date(c.not_after), days_left(c.days_left)),
                 c.key_type.clone(),
-                c.origin.clone(),
+                enum_name::<CertOrigin>(c.origin),
             ]),
             None => row.extend(std::iter::repeat_n("-".to_string(), 5)),
         }
@@ -408,8 +409,8 @@ pub(super) fn certificate_rows(c: &CertificateInfo) -> Vec<(&'static str, String
         ("days left", days_left(c.days_left)),
         ("key type", c.key_type.clone()),
         ("SHA-256 fingerprint", c.fingerprint_sha256.clone()),
-        ("origin", c.origin.clone()),
-        ("state", c.state.clone()),
+        ("origin", enum_name::<CertOrigin>(c.origin)),
+        ("state", enum_name::<CertState>(c.state)),
         (
             "CA epoch",
             if c.ca_epoch == 0 {

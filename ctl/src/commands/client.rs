@@ -18,6 +18,7 @@ use mrouter_proto::v1::{
     ProvisionReply, ProvisionRequest, ReprovisionRequest, RevokeRequest, RouterEndpoints,
     ShowClientRequest,
 };
+use mrouter_proto::v1::{ClientState, KeyOrigin};
 use serde::Serialize;
 use tonic::transport::Channel;
 
@@ -26,7 +27,7 @@ use crate::cli::{ClientCmd, Format};
 use crate::confirm::confirm;
 use crate::endpoints::Endpoints;
 use crate::files::{self, OutFile};
-use crate::output::{emit, pairs, spinner, table, utc, utc_date, utc_ms, warn};
+use crate::output::{emit, enum_name, pairs, spinner, table, utc, utc_date, utc_ms, warn};
 
 /// Clients listed per round of `reprovision --all-invalidated`.
 const SWEEP_PAGE: u32 = 500;
@@ -66,7 +67,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
                 user,
                 device: device.unwrap_or_default(),
                 csr: csr.unwrap_or_default(),
-                key_type: key_type.unwrap_or_default(),
+                key_type: key_type.unwrap_or(0),
                 validity_days: days.unwrap_or(0),
                 replace,
                 p12_password: delivery.p12_password().to_string(),
@@ -102,7 +103,7 @@ pub async fn run(endpoints: &Endpoints, format: Format, cmd: ClientCmd) -> Resul
             stale,
         } => {
             let req = ListClientsRequest {
-                state: state.unwrap_or_default(),
+                state: state.unwrap_or(0),
                 user: user.unwrap_or_default(),
                 limit: limit.unwrap_or(0),
                 page_token: page_token.unwrap_or_default(),
@@ -559,7 +560,7 @@ fn show_list(reply: &ListClientsReply) {
             c.id.clone(),
             c.user.clone(),
             or_dash(&c.device),
-            c.state.clone(),
+            enum_name::<ClientState>(c.state),
             format!("{} ({})", utc_date(c.not_after), days_left(c.days_left)),
             c.key_type.clone(),
             c.ca_epoch.to_string(),
@@ -574,13 +575,13 @@ fn client_rows(c: &ClientInfo) -> Vec<(&'static str, String)> {
         ("id", c.id.clone()),
         ("user", c.user.clone()),
         ("device", or_dash(&c.device)),
-        ("state", c.state.clone()),
+        ("state", enum_name::<ClientState>(c.state)),
         ("serial", c.serial.clone()),
         ("not before", utc(c.not_before)),
         ("not after", utc(c.not_after)),
         ("days left", days_left(c.days_left)),
         ("key type", c.key_type.clone()),
-        ("key origin", key_origin(&c.key_origin)),
+        ("key origin", key_origin(c.key_origin)),
         ("CA epoch", c.ca_epoch.to_string()),
         ("SHA-256 fingerprint", c.fingerprint_sha256.clone()),
     ];
@@ -596,11 +597,11 @@ fn client_rows(c: &ClientInfo) -> Vec<(&'static str, String)> {
     rows
 }
 
-fn key_origin(origin: &str) -> String {
-    match origin {
-        "csr" => "CSR (the key stays on the device)".to_string(),
-        "server" => "made by the cluster, delivered once".to_string(),
-        other => other.to_string(),
+fn key_origin(origin: i32) -> String {
+    match KeyOrigin::try_from(origin) {
+        Ok(KeyOrigin::Csr) => "CSR (the key stays on the device)".to_string(),
+        Ok(KeyOrigin::Server) => "made by the cluster, delivered once".to_string(),
+        _ => enum_name::<KeyOrigin>(origin),
     }
 }
 
@@ -686,7 +687,7 @@ async fn sweep_rounds(
         let page = list(
             endpoints,
             ListClientsRequest {
-                state: "invalidated".into(),
+                state: mrouter_proto::v1::ClientState::Invalidated.into(),
                 limit: SWEEP_PAGE,
                 page_token: std::mem::take(&mut cursor),
                 ..Default::default()

@@ -64,7 +64,10 @@ fn show(reply: &SettingsReply) {
         ("cluster domain", or_unset(s.cluster_domain)),
         ("remote access FQDN", or_unset(s.remote_access_fqdn)),
         ("virtual address", or_unset(s.virtual_address)),
-        ("mode", s.mode),
+        (
+            "mode",
+            crate::output::enum_name::<mrouter_proto::v1::ClusterMode>(s.mode),
+        ),
         ("revision", s.revision.to_string()),
     ]);
 }

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::cert_views::{ca_info, impact, subject};
+use super::names::name_of;
 use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa, InstallCa};
@@ -86,7 +87,7 @@ impl CaRpc for CaApi {
         )?;
         let source = CaSource::Generate(GenerateCa {
             subject: subject(req.subject),
-            key_type: req.key_type,
+            key_type: name_of::<pb::KeyType>("key_type", req.key_type)?,
             validity_days: req.validity_days,
         });
         self.install(source, how).await

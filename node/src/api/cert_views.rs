@@ -3,6 +3,7 @@
 
 use mrouter_proto::v1 as pb;
 
+use super::names::value_of;
 use crate::certstore::{ImpactReport, SlotView};
 use crate::domain::{CaRecord, CertState, CertSummary, Origin, SlotCert, Subject};
 use crate::pki;
@@ -41,8 +42,8 @@ fn info(
         sans: summary.sans.iter().map(|s| s.to_string()).collect(),
         key_type: summary.key_type.clone(),
         fingerprint_sha256: summary.fingerprint_sha256.clone(),
-        origin: origin.to_string(),
-        state: state.to_string(),
+        origin: value_of::<pb::CertOrigin>(&origin.to_string()),
+        state: value_of::<pb::CertState>(state),
         is_ca: summary.is_ca,
         ca_epoch: ca_epoch.unwrap_or(0),
         installed_at_ms,

@@ -8,6 +8,7 @@ use mrouter_proto::v1 as pb;
 use mrouter_proto::v1::clients_server::Clients as ClientsRpc;
 use tonic::{Request, Response, Status};
 
+use super::names::{name_of, value_of};
 use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{key_pem, CertStore, ProvisionInput};
@@ -45,7 +46,7 @@ pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInf
         id: c.id.clone(),
         user: c.user.clone(),
         device: c.device.clone().unwrap_or_default(),
-        state: c.state(current_epoch, now).to_string(),
+        state: value_of::<pb::ClientState>(&c.state(current_epoch, now).to_string()),
         serial: c.serial.clone(),
         not_before: c.not_before,
         not_after: c.not_after,
@@ -53,9 +54,10 @@ pub(super) fn client_info(c: &ClientRecord, current_epoch: u64) -> pb::ClientInf
         ca_epoch: c.ca_epoch,
         key_type: c.key_type.clone(),
         key_origin: match c.key_origin {
-            KeyOrigin::Csr => "csr".into(),
-            KeyOrigin::Server => "server".into(),
-        },
+            KeyOrigin::Csr => pb::KeyOrigin::Csr,
+            KeyOrigin::Server => pb::KeyOrigin::Server,
+        }
+        .into(),
         provisioned_at_ms: c.provisioned_at_ms,
         revoked_at_ms: c.revoked.as_ref().map_or(0, |r| r.at_ms),
         revoked_reason: c
@@ -133,7 +135,7 @@ impl ClientsRpc for ClientsApi {
             user: req.user,
             device: (!req.device.is_empty()).then_some(req.device),
             csr: (!req.csr.is_empty()).then_some(req.csr),
-            key_type: req.key_type,
+            key_type: name_of::<pb::KeyType>("key_type", req.key_type)?,
             validity_days: req.validity_days,
             replace: req.replace,
         };
@@ -233,10 +235,9 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ListClientsRequest>,
     ) -> Result<Response<pb::ListClientsReply>, Status> {
         let req = request.into_inner();
-        let state = if req.state.is_empty() {
-            None
-        } else {
-            Some(req.state.parse::<ClientState>().map_err(invalid)?)
+        let state = match name_of::<pb::ClientState>("state", req.state)?.as_str() {
+            "" => None,
+            name => Some(name.parse::<ClientState>().map_err(invalid)?),
         };
         let filter = ClientFilter {
             state,

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::ca::password;
 use super::cert_views::{slot_view, subject};
+use super::names::name_of;
 use super::settings::request_key;
 use super::{cert_status, consistency, to_status};
 use crate::certstore::{CertOptions, CertStore, SlotOutcome};
@@ -74,7 +75,7 @@ impl CertsRpc for RouterCertsApi {
         let slot = self.slot(req.slot)?;
         let opts = options(
             req.subject,
-            req.key_type,
+            name_of::<pb::KeyType>("key_type", req.key_type)?,
             req.sans,
             req.validity_days,
             req.activate,
@@ -94,7 +95,8 @@ impl CertsRpc for RouterCertsApi {
         let req = request.into_inner();
         let id = request_key("certs.create_csr", &req.request_id, &req).map_err(to_status)?;
         let slot = self.slot(req.slot)?;
-        let opts = options(req.subject, req.key_type, req.sans, 0, false);
+        let key_type = name_of::<pb::KeyType>("key_type", req.key_type)?;
+        let opts = options(req.subject, key_type, req.sans, 0, false);
         let o = self
             .store
             .create_csr(slot, opts, id)

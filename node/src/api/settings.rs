@@ -7,6 +7,7 @@ use mrouter_proto::v1 as pb;
 use mrouter_proto::v1::settings_server::Settings as SettingsRpc;
 use tonic::{Request, Response, Status};
 
+use super::names::{name_of, value_of};
 use super::to_status;
 use crate::domain::{
     Command, Query, QueryReply, Reply, RequestDigest, RequestId, RequestKey, Settings,
@@ -87,7 +88,7 @@ fn to_pb(s: Settings) -> pb::ClusterSettings {
             .virtual_address
             .map(|ip| ip.to_string())
             .unwrap_or_default(),
-        mode: s.mode.to_string(),
+        mode: value_of::<pb::ClusterMode>(&s.mode.to_string()),
         revision: s.revision,
     }
 }
@@ -121,7 +122,10 @@ impl SettingsRpc for SettingsApi {
             cluster_domain: req.cluster_domain,
             remote_access_fqdn: req.remote_access_fqdn,
             virtual_address: req.virtual_address,
-            mode: req.mode,
+            mode: req
+                .mode
+                .map(|m| name_of::<pb::ClusterMode>("mode", m))
+                .transpose()?,
         };
         let proposal = Replica::proposal(Command::SetSettings(patch), id);
         let (reply, log_index) = self.replica.write(proposal).await.map_err(to_status)?;

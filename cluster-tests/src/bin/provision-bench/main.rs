@@ -483,7 +483,7 @@ async fn virtual_setup(c: &Cluster, vl: u16, dir: &Path) -> Result<(SocketAddr, 
         .set(SetSettingsRequest {
             cluster_domain: Some("mr.bench".into()),
             virtual_address: Some(vip.clone()),
-            mode: Some("clustered".into()),
+            mode: Some(mrouter_proto::v1::ClusterMode::Clustered.into()),
             request_id: bench::request_id(bench::run_id(), 0),
             ..Default::default()
         })

@@ -406,7 +406,10 @@ async fn list_latency(c: &Cluster, id: u64, state: &str, n: usize) -> Result<Vec
         let started = Instant::now();
         let page = ClientsClient::new(channel.clone())
             .list(ListClientsRequest {
-                state: state.into(),
+                state: {
+                    use mrouter_proto::names::Named;
+                    mrouter_proto::v1::ClientState::from_name(state).map_or(0, Into::into)
+                },
                 limit: 100,
                 ..Default::default()
             })
