@@ -1034,3 +1034,46 @@ async fn a_reused_request_id_with_a_different_request_is_refused() -> Result<()>
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
     Ok(())
 }
+
+/// Regression (issue 15, item 1): a linearizable `client show` answered by a
+/// lagging node paired the leader's record with the node's own, older CA
+/// epoch, and showed a client invalidated by a CA replacement as
+/// provisioned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_show_on_a_lagging_node_sees_the_ca_replacement() -> Result<()> {
+    let mut c = Cluster::start(ClusterOptions::default()).await?;
+    let leader = c.must_have_leader().await?;
+    let dir = tempfile::tempdir()?;
+    ok(
+        &c.endpoints(),
+        &["ca", "generate", "--cn", "First CA", "--key", "ecdsa-p256"],
+    );
+    must_provision(&c.endpoints(), dir.path(), "lagging", "u");
+    let follower = c
+        .running()
+        .into_iter()
+        .find(|id| *id != leader)
+        .context("a follower")?;
+    c.pause(follower);
+    let at_leader = c.addr(leader).to_string();
+    ok(
+        &at_leader,
+        &[
+            "ca",
+            "generate",
+            "--cn",
+            "Second CA",
+            "--key",
+            "ecdsa-p256",
+            "--yes",
+        ],
+    );
+    c.resume(follower);
+    // At once, through the follower alone.
+    let shown = json(
+        &c.addr(follower).to_string(),
+        &["client", "show", "lagging"],
+    );
+    ensure!(shown["state"] == "invalidated", "{shown}");
+    Ok(())
+}
