@@ -155,14 +155,48 @@ impl PkiError {
     /// Whether the caller's input caused this error (so the API answers
     /// INVALID_ARGUMENT); false for internal failures (INTERNAL).
     pub fn is_invalid_input(&self) -> bool {
-        !matches!(
-            self,
+        // Exhaustive, so a new variant is placed here on purpose.
+        match self {
             PkiError::KeyGeneration { .. }
-                | PkiError::Signing { .. }
-                | PkiError::CaKeyMismatch { .. }
-                | PkiError::Pkcs12Write { .. }
-                | PkiError::Seal
-                | PkiError::Unseal
-        )
+            | PkiError::Signing { .. }
+            | PkiError::CaKeyMismatch { .. }
+            | PkiError::Pkcs12Write { .. }
+            | PkiError::Seal
+            | PkiError::Unseal => false,
+            PkiError::WeakKey { .. }
+            | PkiError::UnsupportedKey { .. }
+            | PkiError::InvalidKey { .. }
+            | PkiError::NoSans
+            | PkiError::InvalidValidity { .. }
+            | PkiError::InvalidSerial { .. }
+            | PkiError::UnsupportedCaName { .. }
+            | PkiError::InvalidCertificate { .. }
+            | PkiError::InvalidCsr { .. }
+            | PkiError::CsrSignature
+            | PkiError::UnsupportedSignatureAlgorithm { .. }
+            | PkiError::Empty
+            | PkiError::TooLarge { .. }
+            | PkiError::Unrecognized
+            | PkiError::PemTruncated { .. }
+            | PkiError::PemMalformed { .. }
+            | PkiError::UnsupportedPemLabel { .. }
+            | PkiError::LegacyEncryptedKey { .. }
+            | PkiError::PasswordRequired { .. }
+            | PkiError::WrongPassword { .. }
+            | PkiError::UnsupportedEncryption { .. }
+            | PkiError::InvalidPkcs12 { .. }
+            | PkiError::KeyMatchesNoCertificate { .. }
+            | PkiError::NoMatchingKey
+            | PkiError::TooManyKeys { .. }
+            | PkiError::NoKey
+            | PkiError::CaAsLeaf { .. }
+            | PkiError::NotYetValid { .. }
+            | PkiError::Expired { .. }
+            | PkiError::NotServerAuth { .. }
+            | PkiError::ChainSignature { .. }
+            | PkiError::StrayCertificate { .. }
+            | PkiError::NotCa { .. }
+            | PkiError::NoKeyCertSign { .. } => true,
+        }
     }
 }
