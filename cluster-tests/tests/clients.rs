@@ -1054,7 +1054,24 @@ async fn client_show_on_a_lagging_node_sees_the_ca_replacement() -> Result<()> {
         .into_iter()
         .find(|id| *id != leader)
         .context("a follower")?;
+    // Connected before the pause, so the first question after the resume
+    // is asked within a millisecond, before the follower can catch up.
+    let mut at_follower =
+        mrouter_proto::v1::clients_client::ClientsClient::new(c.channel(follower).await?);
     c.pause(follower);
+    // Entries for the follower to catch up on after its resume, so that it
+    // is still applying them when it is asked (a wider window than one
+    // entry gives; a partition would make it certain).
+    let mut settings =
+        mrouter_proto::v1::settings_client::SettingsClient::new(c.channel(leader).await?);
+    for i in 0..300 {
+        settings
+            .set(mrouter_proto::v1::SetSettingsRequest {
+                cluster_domain: Some(format!("d{i}.example")),
+                ..Default::default()
+            })
+            .await?;
+    }
     let at_leader = c.addr(leader).to_string();
     ok(
         &at_leader,
@@ -1069,7 +1086,22 @@ async fn client_show_on_a_lagging_node_sees_the_ca_replacement() -> Result<()> {
         ],
     );
     c.resume(follower);
-    // At once, through the follower alone.
+    // At once, through the follower alone, and again while it catches up:
+    // every linearizable answer already knows the replacement.
+    for attempt in 0..20 {
+        let shown = at_follower
+            .show(mrouter_proto::v1::ShowClientRequest {
+                id: "lagging".into(),
+                stale: false,
+            })
+            .await?
+            .into_inner();
+        ensure!(
+            shown.state == mrouter_proto::v1::ClientState::Invalidated as i32,
+            "answer {attempt} after the resume: state {:?}",
+            shown.state
+        );
+    }
     let shown = json(
         &c.addr(follower).to_string(),
         &["client", "show", "lagging"],

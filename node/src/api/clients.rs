@@ -16,7 +16,7 @@ use crate::domain::{
     ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints, MAX_PAGE,
 };
 use crate::pki;
-use crate::raft::{Consistency, ReplicaError};
+use crate::raft::ReplicaError;
 
 pub struct ClientsApi {
     store: Arc<CertStore>,
@@ -25,15 +25,6 @@ pub struct ClientsApi {
 impl ClientsApi {
     pub fn new(store: Arc<CertStore>) -> Self {
         Self { store }
-    }
-
-    async fn current_epoch(&self) -> Result<u64, Status> {
-        let (epoch, _) = self
-            .store
-            .client_counts(Consistency::Stale)
-            .await
-            .map_err(cert_status)?;
-        Ok(epoch)
     }
 }
 
@@ -203,10 +194,10 @@ impl ClientsRpc for ClientsApi {
             .revoke(&req.id, &req.reason, id)
             .await
             .map_err(cert_status)?;
-        let epoch = self.current_epoch().await?;
+        // A revoked client reads as revoked under any epoch.
         Ok(Response::new(pb::ClientReply {
             cert_pem: String::new(),
-            client: Some(client_info(&client, epoch)),
+            client: Some(client_info(&client, client.ca_epoch)),
             log_index,
             warnings: vec![],
         }))
@@ -217,13 +208,15 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ShowClientRequest>,
     ) -> Result<Response<pb::ClientInfo>, Status> {
         let req = request.into_inner();
-        let client = self
+        // The record and the epoch its state derives from come from one
+        // read: a lagging node cannot pair a linearizable record with its
+        // own older epoch.
+        let (client, epoch) = self
             .store
-            .client(&req.id, consistency(req.stale))
+            .client_view(&req.id, consistency(req.stale))
             .await
-            .map_err(cert_status)?
-            .ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
-        let epoch = self.current_epoch().await?;
+            .map_err(cert_status)?;
+        let client = client.ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
         Ok(Response::new(pb::ClientInfo {
             cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
             ..client_info(&client, epoch)

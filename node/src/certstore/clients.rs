@@ -319,13 +319,23 @@ impl CertStore {
         id: &str,
         consistency: Consistency,
     ) -> Result<Option<ClientRecord>, CertStoreError> {
+        Ok(self.client_view(id, consistency).await?.0)
+    }
+
+    /// A client and the CA epoch, from one read at `consistency`: its state
+    /// is derived from the epoch of the same state it was read from.
+    pub async fn client_view(
+        &self,
+        id: &str,
+        consistency: Consistency,
+    ) -> Result<(Option<ClientRecord>, u64), CertStoreError> {
         validate_client_name("id", id)?;
         match self
             .replica
             .read(Query::Client(id.to_string()), consistency)
             .await?
         {
-            QueryReply::Client(c) => Ok(c.map(|c| *c)),
+            QueryReply::Client { client, ca_epoch } => Ok((client.map(|c| *c), ca_epoch)),
             other => Err(super::unexpected(other)),
         }
     }

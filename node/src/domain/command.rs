@@ -239,7 +239,11 @@ pub enum QueryReply {
     Settings(Settings),
     Ca(Box<CaView>),
     Slots(Vec<(SlotId, SlotRecord)>),
-    Client(Option<Box<ClientRecord>>),
+    /// A client, with the CA epoch of the same state (to derive its state).
+    Client {
+        client: Option<Box<ClientRecord>>,
+        ca_epoch: u64,
+    },
     Clients(ClientPage),
     ClientCounts {
         current_epoch: u64,

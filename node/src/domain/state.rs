@@ -216,7 +216,10 @@ pub fn query<V: StateView>(
             }
             QueryReply::Slots(out)
         }
-        Query::Client(id) => QueryReply::Client(read(view, Key::Client(id.clone()))?.map(Box::new)),
+        Query::Client(id) => QueryReply::Client {
+            client: read(view, Key::Client(id.clone()))?.map(Box::new),
+            ca_epoch: read::<CaRecord, _>(view, Key::Ca)?.map_or(0, |c| c.epoch),
+        },
         Query::ListClients {
             filter,
             after,

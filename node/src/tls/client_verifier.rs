@@ -40,7 +40,7 @@ impl ClientSource for Replica {
 
     fn client(&self, id: &str) -> Option<ClientRecord> {
         match self.query_local(&Query::Client(id.to_string())) {
-            Ok(QueryReply::Client(c)) => c.map(|c| *c),
+            Ok(QueryReply::Client { client, .. }) => client.map(|c| *c),
             _ => None,
         }
     }
