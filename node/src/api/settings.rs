@@ -32,9 +32,7 @@ impl SettingsApi {
             }),
         }
     }
-}
 
-impl SettingsApi {
     /// A warning when the leader cannot open its virtual listeners on the
     /// virtual address just set (it keeps retrying with backoff).
     async fn virtual_listener_warning(&self, settings: &Settings) -> Option<String> {
