@@ -1,14 +1,17 @@
 //! Finding (and if needed building) the `mrd` and `mrctl` binaries of this
 //! workspace, in the same profile as the running test or bench.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
-static BUILD: Mutex<()> = Mutex::new(());
+/// The outcome of this process's one `cargo build` of the binaries.
+static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
 
-/// Path to a workspace binary next to the running executable; builds it with
-/// cargo when missing. `MRD_BIN` / `MRCTL_BIN` override.
+/// Path to a workspace binary next to the running executable. The first call
+/// in a process runs `cargo build` in the running profile (a no-op of a second
+/// or two when the binaries are current), so a test never runs an `mrd` older
+/// than the source. `MRD_BIN` / `MRCTL_BIN` override, and skip the build.
 pub fn binary(name: &str) -> PathBuf {
     let env = format!("{}_BIN", name.to_uppercase());
     if let Ok(path) = std::env::var(&env) {
@@ -22,33 +25,36 @@ pub fn binary(name: &str) -> PathBuf {
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let path = dir.join(name);
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() {
-        let release = dir.ends_with("release");
-        eprintln!(
-            "building {name} ({})…",
-            if release { "release" } else { "debug" }
-        );
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        // Debug: the same build shape as scripts/test.sh, so nothing is rebuilt.
-        if release {
-            cmd.args([
-                "build",
-                "--release",
-                "-p",
-                "mrouter-node",
-                "-p",
-                "mrouter-ctl",
-                "--bins",
-            ]);
-        } else {
-            cmd.args(["build", "--workspace", "--all-targets"]);
-        }
-        let status = cmd.status().expect("cargo must run");
-        assert!(status.success(), "building {name} failed");
+    if let Err(e) = BUILT.get_or_init(|| build(&dir)) {
+        panic!("{e}");
     }
-    path
+    dir.join(name)
+}
+
+/// Builds the workspace in the profile whose output directory is `dir`
+/// (`…/target/debug` or `…/target/release`), into the same target directory.
+fn build(dir: &Path) -> Result<(), String> {
+    let release = dir.ends_with("release");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // The same selection as scripts/test.sh and the README's release build,
+    // so nothing is compiled that those did not already compile.
+    cmd.args(["build", "--quiet", "--workspace"]);
+    if release {
+        cmd.arg("--release");
+    } else {
+        cmd.arg("--all-targets");
+    }
+    if let Some(target_dir) = dir.parent() {
+        cmd.arg("--target-dir").arg(target_dir);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cargo must run to build mrd and mrctl: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("building mrd and mrctl failed ({status})"))
+    }
 }
 
 /// Runs `mrctl` with `args` against `endpoints`; returns (exit ok, stdout, stderr).

@@ -11,8 +11,10 @@
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use anyhow::{anyhow, bail, Result};
 use tonic::transport::{Channel, Endpoint};
@@ -37,8 +39,10 @@ const SAME_REQUEST_RETRIES: u32 = 3;
 pub struct Endpoints {
     addrs: Vec<String>,
     timeout: Duration,
-    /// One connection per endpoint for the whole command.
-    channels: Mutex<HashMap<String, Channel>>,
+    /// One connection per endpoint for the whole command, shared with the
+    /// [`Endpoints::only`] views of it; a cell per address so concurrent
+    /// calls wait for one connect instead of each opening their own.
+    channels: Arc<Mutex<HashMap<String, Arc<OnceCell<Channel>>>>>,
     /// The endpoint that answered last: tried first by the next call.
     preferred: Mutex<usize>,
 }
@@ -62,14 +66,17 @@ impl Endpoints {
         Ok(Self {
             addrs,
             timeout,
-            channels: Mutex::new(HashMap::new()),
+            channels: Arc::default(),
             preferred: Mutex::new(0),
         })
     }
 
-    /// Endpoints of just `addr`, with the same timeout: to ask one node.
+    /// Endpoints of just `addr`, with the same timeout and the same
+    /// connections: to ask one node.
     pub fn only(&self, addr: &str) -> Result<Endpoints> {
-        Endpoints::new(vec![addr.to_string()], self.timeout)
+        let mut one = Endpoints::new(vec![addr.to_string()], self.timeout)?;
+        one.channels = Arc::clone(&self.channels);
+        Ok(one)
     }
 
     fn endpoint(&self, addr: &str) -> Result<Endpoint> {
@@ -83,22 +90,28 @@ impl Endpoints {
     }
 
     async fn channel(&self, addr: &str) -> Result<Channel, String> {
-        if let Some(ch) = self.lock_channels().get(addr) {
-            return Ok(ch.clone());
-        }
-        let endpoint = self.endpoint(addr).map_err(|e| e.to_string())?;
-        // connect_timeout bounds the TCP connect only; a paused node accepts
-        // that and then stays silent.
-        let ch = match tokio::time::timeout(CONNECT_TIMEOUT + LIVENESS, endpoint.connect()).await {
-            Ok(Ok(ch)) => ch,
-            Ok(Err(e)) => return Err(source_text(&e)),
-            Err(_) => return Err(format!("no answer within {:?}", CONNECT_TIMEOUT + LIVENESS)),
+        let cell = Arc::clone(self.lock_channels().entry(addr.to_string()).or_default());
+        let connect = || async {
+            let endpoint = self.endpoint(addr).map_err(|e| e.to_string())?;
+            // connect_timeout bounds the TCP connect only; a paused node
+            // accepts that and then stays silent.
+            match tokio::time::timeout(CONNECT_TIMEOUT + LIVENESS, endpoint.connect()).await {
+                Ok(Ok(ch)) => Ok(ch),
+                Ok(Err(e)) => Err(source_text(&e)),
+                Err(_) => Err(format!("no answer within {:?}", CONNECT_TIMEOUT + LIVENESS)),
+            }
         };
-        self.lock_channels().insert(addr.to_string(), ch.clone());
-        Ok(ch)
+        // A failed connect leaves the cell empty: the next call tries again.
+        cell.get_or_try_init(connect).await.cloned()
     }
 
-    fn lock_channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Channel>> {
+    /// Forgets the connection to `addr` (its node went away): the next call
+    /// connects afresh.
+    fn drop_channel(&self, addr: &str) {
+        self.lock_channels().remove(addr);
+    }
+
+    fn lock_channels(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Channel>>>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -155,7 +168,7 @@ impl Endpoints {
                     removed = Some(status);
                 }
                 Err(status) if node_went_away(&status) => {
-                    self.lock_channels().remove(addr);
+                    self.drop_channel(addr);
                     failures.push(format!("{addr} ({})", status.message()))
                 }
                 Err(status) if status.metadata().get(RETRY_SAME_KEY).is_some() => {
@@ -407,5 +420,42 @@ mod tests {
             })
             .await;
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// Issue 15: one command opens one connection per endpoint, also when it
+    /// asks a node directly (`only`) or several calls start at once.
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_command_opens_one_connection_per_endpoint() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = Arc::clone(&accepted);
+        let incoming = futures::stream::unfold(listener, move |listener| {
+            let counter = Arc::clone(&counter);
+            async move {
+                let conn = listener.accept().await.map(|(stream, _)| stream);
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Some((conn, listener))
+            }
+        });
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health)
+                .serve_with_incoming(incoming),
+        );
+        let check = |ch: Channel| async move {
+            tonic_health::pb::health_client::HealthClient::new(ch)
+                .check(tonic_health::pb::HealthCheckRequest::default())
+                .await
+        };
+        let endpoints = Endpoints::new(vec![addr.clone()], Duration::from_secs(5)).unwrap();
+        let at_once = futures::future::join_all((0..4).map(|_| endpoints.call(check))).await;
+        assert!(at_once.iter().all(|r| r.is_ok()), "{at_once:?}");
+        endpoints.call(check).await.unwrap();
+        let one = endpoints.only(&addr).unwrap();
+        one.call(check).await.unwrap();
+        one.call(check).await.unwrap();
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }
