@@ -15,7 +15,7 @@ pub use clients::ClientsApi;
 pub use cluster::ClusterApi;
 pub use router_certs::RouterCertsApi;
 pub use settings::SettingsApi;
-pub use status::{cert_status, member_check, to_status};
+pub use status::{member_check, ApiError};
 
 use crate::raft::Consistency;
 
@@ -30,5 +30,5 @@ fn consistency(stale: bool) -> Consistency {
 
 /// A reply of the wrong kind for the request: a bug, reported as INTERNAL.
 fn unexpected(reply: impl std::fmt::Debug) -> tonic::Status {
-    tonic::Status::internal(format!("unexpected reply {reply:?}"))
+    crate::raft::ReplicaError::unexpected("an API read", &reply).into()
 }

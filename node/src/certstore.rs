@@ -167,9 +167,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn unexpected(reply: impl std::fmt::Debug) -> CertStoreError {
-    CertStoreError::Replica(ReplicaError::Raft {
-        message: format!("unexpected reply {reply:?}"),
-    })
+    CertStoreError::Replica(ReplicaError::unexpected("a certificate store read", &reply))
 }
 
 /// Parses a key type, default rsa2048.

@@ -4,6 +4,7 @@
 
 mod batcher;
 mod codec;
+mod error;
 mod forward;
 mod log_store;
 mod network;
@@ -17,13 +18,14 @@ mod store;
 mod types;
 
 pub use batcher::Batcher;
+pub use error::{Cause, ReplicaError};
 pub use forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, VirtualListeners};
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, Peers, MAX_MESSAGE};
 pub use removal::Removal;
 pub use replica::validate_addr;
-pub use replica::{Consistency, Replica, ReplicaError, RestoreProgress};
-pub use service::RaftService;
+pub use replica::{Consistency, Replica, RestoreProgress};
+pub use service::{PeerRpcError, RaftService};
 pub use snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader};
 pub use state_machine::StateMachine;
 pub use store::{open, StoreError};

@@ -8,9 +8,9 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::cert_views::{ca_info, impact, subject};
+use super::consistency;
 use super::names::name_of;
 use super::settings::request_key;
-use super::{cert_status, consistency, to_status};
 use crate::certstore::{CaOutcome, CaSource, CertStore, GenerateCa, InstallCa};
 use crate::domain::RequestKey;
 
@@ -30,11 +30,7 @@ impl CaApi {
         source: CaSource,
         how: InstallCa,
     ) -> Result<Response<pb::CaReply>, Status> {
-        let outcome = self
-            .store
-            .install_ca(source, how)
-            .await
-            .map_err(cert_status)?;
+        let outcome = self.store.install_ca(source, how).await?;
         Ok(Response::new(reply(outcome)))
     }
 }
@@ -78,7 +74,7 @@ impl CaRpc for CaApi {
         request: Request<pb::GenerateCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
-        let key = request_key("ca.generate", &req.request_id, &req).map_err(to_status)?;
+        let key = request_key("ca.generate", &req.request_id, &req)?;
         let how = install_options(
             key,
             req.dry_run,
@@ -102,7 +98,7 @@ impl CaRpc for CaApi {
             password: String::new(),
             ..req.clone()
         };
-        let key = request_key("ca.import", &req.request_id, &unsecret).map_err(to_status)?;
+        let key = request_key("ca.import", &req.request_id, &unsecret)?;
         let how = install_options(
             key,
             req.dry_run,
@@ -123,8 +119,7 @@ impl CaRpc for CaApi {
         let outcome = self
             .store
             .show_ca(consistency(request.get_ref().stale))
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(reply(outcome)))
     }
 
@@ -133,11 +128,7 @@ impl CaRpc for CaApi {
         request: Request<pb::ExportCaRequest>,
     ) -> Result<Response<pb::ExportReply>, Status> {
         let include_key = request.get_ref().include_key;
-        let pem = self
-            .store
-            .export_ca(include_key)
-            .await
-            .map_err(cert_status)?;
+        let pem = self.store.export_ca(include_key).await?;
         Ok(Response::new(pb::ExportReply {
             pem: pem.to_string(),
             includes_key: include_key,

@@ -10,13 +10,12 @@ use tonic::{Request, Response, Status};
 
 use super::names::{name_of, value_of};
 use super::settings::request_key;
-use super::{cert_status, consistency, to_status};
+use super::{consistency, ApiError};
 use crate::certstore::{key_pem, CertStore, ProvisionInput};
 use crate::domain::{
     ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints, MAX_PAGE,
 };
 use crate::pki;
-use crate::raft::ReplicaError;
 
 pub struct ClientsApi {
     store: Arc<CertStore>,
@@ -87,13 +86,13 @@ fn endpoints(settings: crate::domain::Settings, nodes: Vec<NodeEndpoints>) -> pb
     }
 }
 
-fn invalid(e: DomainError) -> Status {
-    to_status(ReplicaError::Domain(e))
+fn invalid(e: DomainError) -> ApiError {
+    e.into()
 }
 
 /// The position a `page_token` stands for (the last key of the previous
 /// page); the domain checks that it belongs to the listing asked for.
-fn page_token(token: &str) -> Result<Option<Vec<u8>>, Status> {
+fn page_token(token: &str) -> Result<Option<Vec<u8>>, ApiError> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -102,11 +101,7 @@ fn page_token(token: &str) -> Result<Option<Vec<u8>>, Status> {
         .ok()
         .filter(|key| !key.is_empty())
         .map(Some)
-        .ok_or_else(|| {
-            Status::invalid_argument(
-                "page_token is not one this cluster returned: pass next_page_token exactly as it came, or none for the first page",
-            )
-        })
+        .ok_or(ApiError::UnknownPageToken)
 }
 
 #[tonic::async_trait]
@@ -115,41 +110,29 @@ impl ClientsRpc for ClientsApi {
         &self,
         request: Request<pb::ProvisionRequest>,
     ) -> Result<Response<pb::ProvisionReply>, Status> {
-        let req = request.into_inner();
-        let unsecret = pb::ProvisionRequest {
-            p12_password: String::new(),
-            ..req.clone()
-        };
-        let id = request_key("clients.provision", &req.request_id, &unsecret).map_err(to_status)?;
-        let input = ProvisionInput {
-            id: req.id,
-            user: req.user,
-            device: (!req.device.is_empty()).then_some(req.device),
-            csr: (!req.csr.is_empty()).then_some(req.csr),
-            key_type: name_of::<pb::KeyType>("key_type", req.key_type)?,
-            validity_days: req.validity_days,
-            replace: req.replace,
-        };
-        if input.csr.is_some() && !req.p12_password.is_empty() {
-            return Err(Status::invalid_argument(
-                "a PKCS#12 password applies only to a key made here: with a CSR the key stays on the device",
-            ));
+        let mut req = request.into_inner();
+        // The digest of the request key never covers the password.
+        let p12_password = std::mem::take(&mut req.p12_password);
+        let id = request_key("clients.provision", &req.request_id, &req)?;
+        let input = ProvisionInput::try_from(req)?;
+        if input.csr.is_some() && !p12_password.is_empty() {
+            return Err(ApiError::PasswordWithCsr.into());
         }
-        let p = self.store.provision(input, id).await.map_err(cert_status)?;
-        let settings = self.store.settings_view().await.map_err(cert_status)?;
-        let nodes = self.store.node_endpoints().await.map_err(cert_status)?;
+        let p = self.store.provision(input, id).await?;
+        let settings = self.store.settings_view().await?;
+        let nodes = self.store.node_endpoints().await?;
         let (mut key_pem_out, mut p12) = (String::new(), Vec::new());
         if let Some(key) = &p.key {
-            if req.p12_password.is_empty() {
+            if p12_password.is_empty() {
                 key_pem_out = key_pem(key).to_string();
             } else {
                 p12 = pki::pkcs12(
                     key,
                     &p.client.cert_der,
                     std::slice::from_ref(&p.ca_cert),
-                    &req.p12_password,
+                    &p12_password,
                 )
-                .map_err(|e| cert_status(e.into()))?;
+                .map_err(crate::certstore::CertStoreError::from)?;
             }
         }
         Ok(Response::new(pb::ProvisionReply {
@@ -169,12 +152,11 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ReprovisionRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("clients.reprovision", &req.request_id, &req).map_err(to_status)?;
+        let id = request_key("clients.reprovision", &req.request_id, &req)?;
         let (client, log_index) = self
             .store
             .reprovision(&req.id, req.validity_days, id)
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(pb::ClientReply {
             cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
             client: Some(client_info(&client, client.ca_epoch)),
@@ -188,12 +170,8 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("clients.revoke", &req.request_id, &req).map_err(to_status)?;
-        let (client, log_index) = self
-            .store
-            .revoke(&req.id, &req.reason, id)
-            .await
-            .map_err(cert_status)?;
+        let id = request_key("clients.revoke", &req.request_id, &req)?;
+        let (client, log_index) = self.store.revoke(&req.id, &req.reason, id).await?;
         // A revoked client reads as revoked under any epoch.
         Ok(Response::new(pb::ClientReply {
             cert_pem: String::new(),
@@ -214,8 +192,7 @@ impl ClientsRpc for ClientsApi {
         let (client, epoch) = self
             .store
             .client_view(&req.id, consistency(req.stale))
-            .await
-            .map_err(cert_status)?;
+            .await?;
         let client = client.ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
         Ok(Response::new(pb::ClientInfo {
             cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
@@ -237,18 +214,18 @@ impl ClientsRpc for ClientsApi {
             user: (!req.user.is_empty()).then_some(req.user),
         };
         if req.limit > MAX_PAGE {
-            return Err(Status::invalid_argument(format!(
-                "limit {} is more than a page holds (at most {MAX_PAGE}): ask for fewer and follow next_page_token",
-                req.limit
-            )));
+            return Err(ApiError::PageTooLarge {
+                limit: req.limit,
+                max: MAX_PAGE,
+            }
+            .into());
         }
         let limit = if req.limit == 0 { 100 } else { req.limit };
         let after = page_token(&req.page_token)?;
         let page = self
             .store
             .list_clients(filter, after, limit, consistency(req.stale))
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(pb::ListClientsReply {
             clients: page
                 .clients
@@ -270,8 +247,7 @@ impl ClientsRpc for ClientsApi {
         let (current, by_epoch) = self
             .store
             .client_counts(consistency(request.get_ref().stale))
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(pb::ClientCountsReply {
             current_epoch: current,
             invalidated: by_epoch
@@ -290,11 +266,40 @@ impl ClientsRpc for ClientsApi {
         &self,
         _request: Request<pb::CrlRequest>,
     ) -> Result<Response<pb::CrlReply>, Status> {
-        let (der, revoked) = self.store.crl().await.map_err(cert_status)?;
+        let (der, revoked) = self.store.crl().await?;
         Ok(Response::new(pb::CrlReply {
             pem: pki::to_pem("X509 CRL", &der),
             der: der.to_vec(),
             revoked: revoked as u64,
         }))
+    }
+}
+
+/// What to provision; the request id (the request key) and the PKCS#12
+/// password are taken apart by the caller.
+impl TryFrom<pb::ProvisionRequest> for ProvisionInput {
+    type Error = ApiError;
+
+    fn try_from(req: pb::ProvisionRequest) -> Result<Self, ApiError> {
+        let pb::ProvisionRequest {
+            request_id: _,
+            id,
+            user,
+            device,
+            csr,
+            key_type,
+            validity_days,
+            replace,
+            p12_password: _,
+        } = req;
+        Ok(ProvisionInput {
+            id,
+            user,
+            device: (!device.is_empty()).then_some(device),
+            csr: (!csr.is_empty()).then_some(csr),
+            key_type: name_of::<pb::KeyType>("key_type", key_type)?,
+            validity_days,
+            replace,
+        })
     }
 }

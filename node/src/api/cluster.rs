@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::settings::request_id;
-use super::to_status;
+use super::ApiError;
 use crate::domain::{Query, QueryReply};
 use crate::raft::{
     Consistency, ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, Replica, ReplicaError,
@@ -34,7 +34,7 @@ impl ClusterApi {
         &self,
         req: ForwardRequest,
     ) -> Result<Response<pb::MembershipReply>, Status> {
-        match self.replica.execute(req).await.map_err(to_status)? {
+        match self.replica.execute(req).await? {
             ForwardResponse::Membership { members, log_index } => {
                 Ok(Response::new(membership_reply(members, log_index)))
             }
@@ -77,13 +77,10 @@ impl ClusterRpc for ClusterApi {
         let mut members = BTreeMap::new();
         for m in request.into_inner().members {
             if members.insert(m.id, m.addr).is_some() {
-                return Err(Status::invalid_argument(format!(
-                    "node id {} is listed twice",
-                    m.id
-                )));
+                return Err(ApiError::DuplicateMember { id: m.id }.into());
             }
         }
-        let members = self.replica.init(members).await.map_err(to_status)?;
+        let members = self.replica.init(members).await?;
         Ok(Response::new(pb::InitReply {
             members: members
                 .into_iter()
@@ -163,9 +160,10 @@ impl ClusterRpc for ClusterApi {
         request: Request<pb::AddLearnerRequest>,
     ) -> Result<Response<pb::MembershipReply>, Status> {
         let req = request.into_inner();
-        let member = req
-            .member
-            .ok_or_else(|| Status::invalid_argument("member is required (id and addr)"))?;
+        let member = req.member.ok_or(ApiError::MissingField {
+            field: "member",
+            expected: "id and addr",
+        })?;
         self.membership(ForwardRequest::AddLearner {
             id: member.id,
             addr: member.addr,
@@ -180,9 +178,7 @@ impl ClusterRpc for ClusterApi {
     ) -> Result<Response<pb::MembershipReply>, Status> {
         let ids = request.into_inner().promote;
         if ids.is_empty() {
-            return Err(Status::invalid_argument(
-                "name at least one node to promote",
-            ));
+            return Err(ApiError::NothingToPromote.into());
         }
         self.membership(ForwardRequest::Promote { ids }).await
     }
@@ -205,8 +201,7 @@ impl ClusterRpc for ClusterApi {
         match self
             .replica
             .execute(ForwardRequest::TransferLeader { to })
-            .await
-            .map_err(to_status)?
+            .await?
         {
             ForwardResponse::Leader { id } => {
                 Ok(Response::new(pb::TransferLeaderReply { leader_id: id }))
@@ -223,8 +218,7 @@ impl ClusterRpc for ClusterApi {
         match self
             .replica
             .execute(ForwardRequest::TriggerSnapshot { purge_log })
-            .await
-            .map_err(to_status)?
+            .await?
         {
             ForwardResponse::Snapshot { node_id, index } => {
                 Ok(Response::new(pb::TriggerSnapshotReply {
@@ -245,16 +239,15 @@ impl ClusterRpc for ClusterApi {
         let path = self
             .replica
             .export_snapshot(Consistency::Linearizable)
-            .await
-            .map_err(to_status)?;
+            .await?;
         let guard = TempFile(path);
         let file = tokio::fs::File::open(&guard.0)
             .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(io("opening the snapshot export"))?;
         let total = file
             .metadata()
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(io("reading the snapshot export's size"))?
             .len();
         let stream = futures::stream::unfold(Some((file, guard, true)), move |state| async move {
             let (mut file, guard, first) = state?;
@@ -269,7 +262,7 @@ impl ClusterRpc for ClusterApi {
                     };
                     Some((Ok(chunk), Some((file, guard, false))))
                 }
-                Err(e) => Some((Err(Status::internal(e.to_string())), None)),
+                Err(e) => Some((Err(io("reading the snapshot export")(e).into()), None)),
             }
         });
         Ok(Response::new(Box::pin(stream)))
@@ -284,30 +277,28 @@ impl ClusterRpc for ClusterApi {
             "restore-{}.tmp",
             hex::encode(crate::pki::random_array::<8>())
         )));
-        let mut file =
-            std::fs::File::create(&guard.0).map_err(|e| Status::internal(e.to_string()))?;
+        let mut file = std::fs::File::create(&guard.0).map_err(io("creating the restore file"))?;
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             size += chunk.data.len() as u64;
             file.write_all(&chunk.data)
-                .map_err(|e| Status::internal(e.to_string()))?;
+                .map_err(io("writing the restore file"))?;
         }
-        file.sync_all()
-            .map_err(|e| Status::internal(e.to_string()))?;
+        file.sync_all().map_err(io("syncing the restore file"))?;
         drop(file);
         if size == 0 {
-            return Err(to_status(ReplicaError::BadSnapshot {
+            return Err(ReplicaError::BadSnapshot {
                 reason: "the snapshot file is empty".into(),
-            }));
+            }
+            .into());
         }
         let (records, digest, log_index) = self
             .replica
             .restore(&guard.0, |p| {
                 tracing::info!(written = p.written, total = p.total, "restoring snapshot")
             })
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::SnapshotRestoreReply {
             records,
             state_digest: digest.to_hex(),
@@ -319,14 +310,14 @@ impl ClusterRpc for ClusterApi {
         &self,
         request: Request<pb::LookupWriteRequest>,
     ) -> Result<Response<pb::LookupWriteReply>, Status> {
-        let id = request_id(&request.get_ref().request_id)
-            .map_err(to_status)?
-            .ok_or_else(|| Status::invalid_argument("request_id is required (16 bytes)"))?;
+        let id = request_id(&request.get_ref().request_id)?.ok_or(ApiError::MissingField {
+            field: "request_id",
+            expected: "16 bytes",
+        })?;
         match self
             .replica
             .read(Query::LookupWrite(id), Consistency::Linearizable)
-            .await
-            .map_err(to_status)?
+            .await?
         {
             QueryReply::LookupWrite { log_index, .. } => Ok(Response::new(pb::LookupWriteReply {
                 applied: log_index.is_some(),
@@ -346,4 +337,9 @@ fn member_health(s: &NodeStatus, leader: Option<u64>) -> Result<(), String> {
         _ if s.state == "candidate" => Err("campaigning for leadership".into()),
         _ => Ok(()),
     }
+}
+
+/// Maps an I/O error of this node's own files to [`ApiError::Io`].
+fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> ApiError {
+    move |source| ApiError::Io { operation, source }
 }

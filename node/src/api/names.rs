@@ -1,18 +1,22 @@
 //! The API's enums and the names the stored records use for them
 //! (`KeyType::EcdsaP256` is `ecdsa-p256`): the stored format stays text.
 
+use super::ApiError;
 use mrouter_proto::names::Named;
-use tonic::Status;
 
 /// The stored name of `value` of `field` (empty for UNSPECIFIED); a number
 /// the API does not define is refused, naming the field.
-pub(super) fn name_of<E: Named + TryFrom<i32>>(field: &str, value: i32) -> Result<String, Status> {
-    E::try_from(value).map(|v| v.name()).map_err(|_| {
-        Status::invalid_argument(format!(
-            "{field} {value} is not a known value: use {}",
-            E::names()
-        ))
-    })
+pub(super) fn name_of<E: Named + TryFrom<i32>>(
+    field: &str,
+    value: i32,
+) -> Result<String, ApiError> {
+    E::try_from(value)
+        .map(|v| v.name())
+        .map_err(|_| ApiError::UnknownEnumValue {
+            field: field.into(),
+            value,
+            names: E::names(),
+        })
 }
 
 /// The API value for a stored name (UNSPECIFIED for one it has no value
@@ -44,6 +48,7 @@ mod tests {
         assert_eq!(name_of::<KeyType>("key_type", 4).unwrap(), "ecdsa-p256");
         assert_eq!(name_of::<KeyType>("key_type", 0).unwrap(), "");
         let err = name_of::<KeyType>("key_type", 99).unwrap_err();
+        let err = tonic::Status::from(err);
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(err.message().contains("rsa2048"), "{}", err.message());
     }

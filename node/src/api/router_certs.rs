@@ -10,7 +10,7 @@ use super::ca::password;
 use super::cert_views::{slot_view, subject};
 use super::names::name_of;
 use super::settings::request_key;
-use super::{cert_status, consistency, to_status};
+use super::{consistency, ApiError};
 use crate::certstore::{CertOptions, CertStore, SlotOutcome};
 use crate::domain::{CertState, SlotId};
 
@@ -23,16 +23,15 @@ impl RouterCertsApi {
         Self { store }
     }
 
-    fn slot(&self, slot: Option<pb::SlotRef>) -> Result<SlotId, Status> {
+    fn slot(&self, slot: Option<pb::SlotRef>) -> Result<SlotId, ApiError> {
         let s = slot.unwrap_or_default();
         if s.slot.is_empty() {
-            return Err(Status::invalid_argument(
-                "slot is required: local, remote, local-virtual or remote-virtual",
-            ));
+            return Err(ApiError::MissingField {
+                field: "slot",
+                expected: "local, remote, local-virtual or remote-virtual",
+            });
         }
-        self.store
-            .resolve_slot(&s.slot, s.node_id)
-            .map_err(cert_status)
+        Ok(self.store.resolve_slot(&s.slot, s.node_id)?)
     }
 }
 
@@ -71,7 +70,7 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::GenerateCertRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("certs.generate", &req.request_id, &req).map_err(to_status)?;
+        let id = request_key("certs.generate", &req.request_id, &req)?;
         let slot = self.slot(req.slot)?;
         let opts = options(
             req.subject,
@@ -80,11 +79,7 @@ impl CertsRpc for RouterCertsApi {
             req.validity_days,
             req.activate,
         );
-        let outcome = self
-            .store
-            .generate_cert(slot, opts, id)
-            .await
-            .map_err(cert_status)?;
+        let outcome = self.store.generate_cert(slot, opts, id).await?;
         Ok(Response::new(cert_reply(outcome)))
     }
 
@@ -93,15 +88,11 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::CreateCsrRequest>,
     ) -> Result<Response<pb::CsrReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("certs.create_csr", &req.request_id, &req).map_err(to_status)?;
+        let id = request_key("certs.create_csr", &req.request_id, &req)?;
         let slot = self.slot(req.slot)?;
         let key_type = name_of::<pb::KeyType>("key_type", req.key_type)?;
         let opts = options(req.subject, key_type, req.sans, 0, false);
-        let o = self
-            .store
-            .create_csr(slot, opts, id)
-            .await
-            .map_err(cert_status)?;
+        let o = self.store.create_csr(slot, opts, id).await?;
         Ok(Response::new(pb::CsrReply {
             csr_pem: o.csr_pem,
             slot: Some(slot_view(&o.view)),
@@ -119,18 +110,15 @@ impl CertsRpc for RouterCertsApi {
             password: String::new(),
             ..req.clone()
         };
-        let id = request_key("certs.import", &req.request_id, &unsecret).map_err(to_status)?;
+        let id = request_key("certs.import", &req.request_id, &unsecret)?;
         let slot = self.slot(req.slot)?;
         if req.files.is_empty() {
-            return Err(Status::invalid_argument(
-                "no files to import: give the certificate (and key, chain) files",
-            ));
+            return Err(ApiError::NoFiles.into());
         }
         let outcome = self
             .store
             .import_cert(slot, req.files, password(req.password), req.activate, id)
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(cert_reply(outcome)))
     }
 
@@ -139,9 +127,9 @@ impl CertsRpc for RouterCertsApi {
         request: Request<pb::ActivateRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("certs.activate", &req.request_id, &req).map_err(to_status)?;
+        let id = request_key("certs.activate", &req.request_id, &req)?;
         let slot = self.slot(req.slot)?;
-        let outcome = self.store.activate(slot, id).await.map_err(cert_status)?;
+        let outcome = self.store.activate(slot, id).await?;
         Ok(Response::new(cert_reply(outcome)))
     }
 
@@ -151,11 +139,7 @@ impl CertsRpc for RouterCertsApi {
     ) -> Result<Response<pb::SlotView>, Status> {
         let req = request.into_inner();
         let slot = self.slot(req.slot)?;
-        let view = self
-            .store
-            .show_slot(slot, consistency(req.stale))
-            .await
-            .map_err(cert_status)?;
+        let view = self.store.show_slot(slot, consistency(req.stale)).await?;
         Ok(Response::new(slot_view(&view)))
     }
 
@@ -166,8 +150,7 @@ impl CertsRpc for RouterCertsApi {
         let views = self
             .store
             .list_slots(consistency(request.get_ref().stale))
-            .await
-            .map_err(cert_status)?;
+            .await?;
         Ok(Response::new(pb::ListCertsReply {
             slots: views.iter().map(slot_view).collect(),
         }))
@@ -184,11 +167,7 @@ impl CertsRpc for RouterCertsApi {
         } else {
             CertState::Active
         };
-        let pem = self
-            .store
-            .export_cert(slot, state, req.include_key)
-            .await
-            .map_err(cert_status)?;
+        let pem = self.store.export_cert(slot, state, req.include_key).await?;
         Ok(Response::new(pb::ExportReply {
             pem: pem.to_string(),
             includes_key: req.include_key,

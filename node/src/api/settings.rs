@@ -8,7 +8,7 @@ use mrouter_proto::v1::settings_server::Settings as SettingsRpc;
 use tonic::{Request, Response, Status};
 
 use super::names::{name_of, value_of};
-use super::to_status;
+use super::ApiError;
 use crate::domain::{
     Command, Query, QueryReply, Reply, RequestDigest, RequestId, RequestKey, Settings,
     SettingsPatch,
@@ -27,9 +27,7 @@ impl SettingsApi {
     async fn current(&self, consistency: Consistency) -> Result<Settings, ReplicaError> {
         match self.replica.read(Query::Settings, consistency).await? {
             QueryReply::Settings(s) => Ok(s),
-            other => Err(ReplicaError::Raft {
-                message: format!("unexpected reply {other:?}"),
-            }),
+            other => Err(ReplicaError::unexpected("a settings read", &other)),
         }
     }
 
@@ -102,7 +100,7 @@ impl SettingsRpc for SettingsApi {
         } else {
             Consistency::Linearizable
         };
-        let settings = self.current(consistency).await.map_err(to_status)?;
+        let settings = self.current(consistency).await?;
         Ok(Response::new(pb::SettingsReply {
             settings: Some(to_pb(settings)),
             log_index: 0,
@@ -115,18 +113,10 @@ impl SettingsRpc for SettingsApi {
         request: Request<pb::SetSettingsRequest>,
     ) -> Result<Response<pb::SettingsReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("settings.set", &req.request_id, &req).map_err(to_status)?;
-        let patch = SettingsPatch {
-            cluster_domain: req.cluster_domain,
-            remote_access_fqdn: req.remote_access_fqdn,
-            virtual_address: req.virtual_address,
-            mode: req
-                .mode
-                .map(|m| name_of::<pb::ClusterMode>("mode", m))
-                .transpose()?,
-        };
+        let id = request_key("settings.set", &req.request_id, &req)?;
+        let patch = SettingsPatch::try_from(req)?;
         let proposal = Replica::proposal(Command::SetSettings(patch), id);
-        let (reply, log_index) = self.replica.write(proposal).await.map_err(to_status)?;
+        let (reply, log_index) = self.replica.write(proposal).await?;
         let (settings, warnings) = match reply {
             Reply::Settings {
                 settings,
@@ -136,17 +126,36 @@ impl SettingsRpc for SettingsApi {
                 (settings, warnings)
             }
             // A retry of an applied request: report the settings as they are.
-            _ => (
-                self.current(Consistency::Linearizable)
-                    .await
-                    .map_err(to_status)?,
-                vec![],
-            ),
+            _ => (self.current(Consistency::Linearizable).await?, vec![]),
         };
         Ok(Response::new(pb::SettingsReply {
             settings: Some(to_pb(settings)),
             log_index,
             warnings,
         }))
+    }
+}
+
+/// The settings a request changes; its request id is taken apart by the
+/// caller (the request key).
+impl TryFrom<pb::SetSettingsRequest> for SettingsPatch {
+    type Error = ApiError;
+
+    fn try_from(req: pb::SetSettingsRequest) -> Result<Self, ApiError> {
+        let pb::SetSettingsRequest {
+            cluster_domain,
+            remote_access_fqdn,
+            virtual_address,
+            mode,
+            request_id: _,
+        } = req;
+        Ok(SettingsPatch {
+            cluster_domain,
+            remote_access_fqdn,
+            virtual_address,
+            mode: mode
+                .map(|m| name_of::<pb::ClusterMode>("mode", m))
+                .transpose()?,
+        })
     }
 }

@@ -1,21 +1,90 @@
-//! The one place errors become gRPC status codes.
+//! The one place errors become gRPC status codes: every layer's error enum
+//! is mapped here, by exhaustive matches, so handlers end in `?`.
 
 use tonic::{Code, Status};
 
 use crate::certstore::CertStoreError;
 use crate::domain::DomainError;
-use crate::raft::ReplicaError;
+use crate::raft::{PeerRpcError, ReplicaError};
+
+/// A request refused by the API layer itself, before any other layer saw it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error(transparent)]
+    CertStore(#[from] CertStoreError),
+    /// A required field is empty; `expected` says what it takes.
+    #[error("{field} is required ({expected})")]
+    MissingField {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("{field} {value} is not a known value: use {names}")]
+    UnknownEnumValue {
+        field: String,
+        value: i32,
+        names: String,
+    },
+    #[error("node id {id} is listed twice")]
+    DuplicateMember { id: u64 },
+    #[error("name at least one node to promote")]
+    NothingToPromote,
+    #[error("page_token is not one this cluster returned: pass next_page_token exactly as it came, or none for the first page")]
+    UnknownPageToken,
+    #[error("limit {limit} is more than a page holds (at most {max}): ask for fewer and follow next_page_token")]
+    PageTooLarge { limit: u32, max: u32 },
+    #[error("a PKCS#12 password applies only to a key made here: with a CSR the key stays on the device")]
+    PasswordWithCsr,
+    #[error("no files to import: give the certificate (and key, chain) files")]
+    NoFiles,
+    /// This node's own files (a snapshot being streamed) failed.
+    #[error("{operation} failed: {source}")]
+    Io {
+        operation: &'static str,
+        source: std::io::Error,
+    },
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::Replica(ReplicaError::Domain(e))
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Replica(e) => e.into(),
+            ApiError::CertStore(e) => e.into(),
+            ApiError::MissingField { .. }
+            | ApiError::UnknownEnumValue { .. }
+            | ApiError::DuplicateMember { .. }
+            | ApiError::NothingToPromote
+            | ApiError::UnknownPageToken
+            | ApiError::PageTooLarge { .. }
+            | ApiError::PasswordWithCsr
+            | ApiError::NoFiles => Status::invalid_argument(e.to_string()),
+            ApiError::Io { .. } => Status::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ReplicaError> for Status {
+    fn from(e: ReplicaError) -> Self {
+        to_status(e)
+    }
+}
 
 /// Maps an error to the status code a client can act on; the message is the
 /// error's own text, which never carries secrets.
-pub fn to_status(e: ReplicaError) -> Status {
+fn to_status(e: ReplicaError) -> Status {
     let code = match &e {
         ReplicaError::Domain(d) => match d {
             DomainError::InvalidDnsName { .. }
             | DomainError::InvalidIp { .. }
             | DomainError::InvalidMode { .. }
             | DomainError::ForeignRecord
-            | DomainError::NotBatchable { .. }
             | DomainError::WeakKey { .. }
             | DomainError::UnknownKeyType { .. }
             | DomainError::InvalidCountry { .. }
@@ -26,8 +95,9 @@ pub fn to_status(e: ReplicaError) -> Status {
             | DomainError::UnknownClientState { .. }
             | DomainError::InvalidClientField { .. }
             | DomainError::RequestIdReused { .. }
-            | DomainError::InvalidPageToken
-            | DomainError::NestedDigest => Code::InvalidArgument,
+            | DomainError::InvalidPageToken => Code::InvalidArgument,
+            // Refusals of a proposal this code never makes: a bug.
+            DomainError::NotBatchable { .. } | DomainError::NestedDigest => Code::Internal,
             DomainError::ClientExists { .. } => Code::AlreadyExists,
             DomainError::UnknownClient { .. } => Code::NotFound,
             DomainError::ClientIsRevoked { .. } | DomainError::ClientAlreadyRevoked { .. } => {
@@ -61,8 +131,11 @@ pub fn to_status(e: ReplicaError) -> Status {
         | ReplicaError::Unreachable { .. }
         | ReplicaError::TransferTimeout { .. }
         | ReplicaError::InstallingSnapshot { .. }
-        | ReplicaError::CommitUnknown => Code::Unavailable,
-        ReplicaError::Raft { .. } | ReplicaError::Storage { .. } => Code::Internal,
+        | ReplicaError::CommitUnknown
+        | ReplicaError::ShuttingDown => Code::Unavailable,
+        ReplicaError::UnexpectedReply { .. }
+        | ReplicaError::Raft { .. }
+        | ReplicaError::Storage { .. } => Code::Internal,
     };
     let mut status = Status::new(code, e.to_string());
     if matches!(e, ReplicaError::Removed { .. }) {
@@ -93,24 +166,50 @@ pub fn member_check(
 ) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, Status> + Clone {
     move |request| match replica.check_member() {
         Ok(()) => Ok(request),
-        Err(e) => Err(to_status(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Maps a certificate store error: bad files and choices are the caller's to
-/// fix (INVALID_ARGUMENT); the rest follows [`to_status`].
-pub fn cert_status(e: CertStoreError) -> Status {
-    match e {
-        CertStoreError::Replica(e) => to_status(e),
-        CertStoreError::Pki(p) if p.is_invalid_input() => Status::invalid_argument(p.to_string()),
-        CertStoreError::Pki(p) => Status::internal(p.to_string()),
-        CertStoreError::NotMember { .. } => Status::failed_precondition(e.to_string()),
-        CertStoreError::NoCertificate { .. }
-        | CertStoreError::AlreadyDelivered { .. }
-        | CertStoreError::CaExpired { .. } => Status::failed_precondition(e.to_string()),
-        CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
-            Status::invalid_argument(e.to_string())
-        }
-        CertStoreError::Task(_) => Status::internal(e.to_string()),
+/// A certificate store error: bad files and choices are the caller's to fix
+/// (INVALID_ARGUMENT); replica errors map as above.
+impl From<CertStoreError> for Status {
+    fn from(e: CertStoreError) -> Self {
+        let code = match &e {
+            CertStoreError::Replica(r) => return to_status(r.clone()),
+            CertStoreError::Pki(p) if p.is_invalid_input() => Code::InvalidArgument,
+            CertStoreError::Pki(_) | CertStoreError::Task(_) => Code::Internal,
+            CertStoreError::NotMember { .. }
+            | CertStoreError::NoCertificate { .. }
+            | CertStoreError::AlreadyDelivered { .. }
+            | CertStoreError::CaExpired { .. } => Code::FailedPrecondition,
+            CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
+                Code::InvalidArgument
+            }
+        };
+        Status::new(code, e.to_string())
     }
 }
+
+/// A node-to-node request refused before openraft saw it.
+impl From<PeerRpcError> for Status {
+    fn from(e: PeerRpcError) -> Self {
+        let code = match &e {
+            // The sender's stream failed: its own status, unchanged.
+            PeerRpcError::Stream(status) => return status.clone(),
+            PeerRpcError::BadPayload { .. }
+            | PeerRpcError::EmptySnapshotStream
+            | PeerRpcError::BadSnapshotHeader { .. }
+            | PeerRpcError::NotASnapshot
+            | PeerRpcError::SnapshotLonger { .. }
+            | PeerRpcError::SnapshotShorter { .. } => Code::InvalidArgument,
+            PeerRpcError::SnapshotTooLarge { .. } => Code::ResourceExhausted,
+            PeerRpcError::SnapshotCorrupt { .. } => Code::DataLoss,
+            PeerRpcError::Io { .. } | PeerRpcError::Task(_) => Code::Internal,
+        };
+        Status::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

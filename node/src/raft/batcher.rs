@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::replica::{Replica, ReplicaError};
+use super::error::ReplicaError;
+use super::replica::Replica;
 use crate::domain::{Command, Proposal, Reply};
 
 /// Proposals per batch at most.
@@ -54,9 +55,7 @@ impl Batcher {
 }
 
 fn stopped() -> ReplicaError {
-    ReplicaError::Raft {
-        message: "the node is shutting down".into(),
-    }
+    ReplicaError::ShuttingDown
 }
 
 async fn run(replica: Arc<Replica>, mut rx: mpsc::UnboundedReceiver<Waiting>) {
@@ -120,9 +119,10 @@ async fn commit(replica: &Replica, mut batch: Vec<Waiting>) {
         }
         Ok((other, _)) => {
             for reply in replies {
-                let _ = reply.send(Err(ReplicaError::Raft {
-                    message: format!("unexpected reply to a batch of {n}: {other:?}"),
-                }));
+                let _ = reply.send(Err(ReplicaError::unexpected(
+                    &format!("a batch of {n}"),
+                    &other,
+                )));
             }
         }
         Err(e) => {

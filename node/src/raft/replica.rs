@@ -13,8 +13,8 @@ use openraft::errors::{
 };
 use openraft::raft::ReadPolicy;
 use openraft::{BasicNode, ChangeMembers, ServerState};
-use serde::{Deserialize, Serialize};
 
+use super::error::ReplicaError;
 use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, VirtualListeners};
 use super::network::{decode, encode, Peers};
 use super::removal::Removal;
@@ -23,8 +23,7 @@ use super::state_machine::{StateMachine, StateReader};
 use super::types::{Raft, TypeConfig};
 use crate::clock::now_ms;
 use crate::domain::{
-    self, Command, DomainError, Key, Proposal, Query, QueryReply, Reply, RequestId, RequestKey,
-    StateDigest,
+    self, Command, Key, Proposal, Query, QueryReply, Reply, RequestId, RequestKey, StateDigest,
 };
 
 /// How fresh a read must be.
@@ -36,88 +35,8 @@ pub enum Consistency {
     Stale,
 }
 
-/// Why an operation failed. Crosses the forward RPC, so it serializes.
-#[derive(Clone, Debug, thiserror::Error, Serialize, Deserialize)]
-pub enum ReplicaError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error("node {node_id} is not the leader")]
-    NotLeader {
-        node_id: u64,
-        leader: Option<(u64, String)>,
-    },
-    #[error("no leader was elected within {waited_ms} ms: is a majority of the voters running and reachable?")]
-    NoLeader { waited_ms: u64 },
-    #[error("the cluster is not initialized: run mrctl cluster init")]
-    NotInitialized,
-    #[error("the cluster is already initialized (members: {members:?}); nothing was changed")]
-    AlreadyInitialized { members: Vec<u64> },
-    #[error("node {id} is not a member of the cluster")]
-    UnknownNode { id: u64 },
-    #[error("node {id} is the last voter; removing it would leave no cluster")]
-    LastVoter { id: u64 },
-    #[error("node {id} is already a member of the cluster")]
-    AlreadyMember { id: u64 },
-    #[error("address {addr:?} is not valid: {reason}")]
-    InvalidAddress { addr: String, reason: String },
-    #[error("request id must be empty or 16 bytes, got {len}")]
-    InvalidRequestId { len: usize },
-    #[error("leader {node_id} at {addr} could not be reached: {reason}")]
-    Unreachable {
-        node_id: u64,
-        addr: String,
-        reason: String,
-    },
-    #[error("leadership did not move to node {to} within {waited_ms} ms")]
-    TransferTimeout { to: u64, waited_ms: u64 },
-    #[error("the snapshot was sealed with seal key {snapshot_key_id}, but this cluster uses {cluster_key_id}: start the cluster with the seal key of the one that saved it")]
-    SealKeyMismatch {
-        snapshot_key_id: String,
-        cluster_key_id: String,
-    },
-    #[error("snapshot file refused: {reason}")]
-    BadSnapshot { reason: String },
-    #[error("node {node_id} is installing a snapshot from the leader: ask another node or retry shortly")]
-    InstallingSnapshot { node_id: u64 },
-    #[error("node {node_id} was removed from the cluster at log index {log_index}: ask another node (to add it back, wipe its data dir and add it as a new learner)")]
-    Removed { node_id: u64, log_index: u64 },
-    /// The leader changed before the write's commit was known; it may or
-    /// may not have been applied.
-    #[error("the leader changed before this write was known to commit (it may or may not have been applied): retry with the same request_id, which applies it at most once")]
-    CommitUnknown,
-    #[error("raft: {message}")]
-    Raft { message: String },
-    #[error("storage: {message}")]
-    Storage { message: String },
-}
-
-impl From<SnapshotFileError> for ReplicaError {
-    fn from(e: SnapshotFileError) -> Self {
-        match e {
-            SnapshotFileError::Io(e) => ReplicaError::Storage {
-                message: e.to_string(),
-            },
-            other => ReplicaError::BadSnapshot {
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
 /// How long `TriggerSnapshot` waits for a snapshot covering its target.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(300);
-
-fn raft_err<E: std::fmt::Display>(e: E) -> ReplicaError {
-    ReplicaError::Raft {
-        message: e.to_string(),
-    }
-}
-
-fn storage_err<E: std::fmt::Display>(e: E) -> ReplicaError {
-    ReplicaError::Storage {
-        message: e.to_string(),
-    }
-}
 
 /// Progress of a restore, for the caller to show.
 #[derive(Clone, Copy, Debug)]
@@ -202,7 +121,11 @@ impl Replica {
     /// Records that the membership change at `log_index` removed this node
     /// (told by the leader that committed it, or done here).
     pub fn mark_removed(&self, log_index: u64) -> Result<(), ReplicaError> {
-        if self.removal.mark(log_index).map_err(storage_err)? {
+        if self
+            .removal
+            .mark(log_index)
+            .map_err(|e| ReplicaError::storage("writing the removal marker", e))?
+        {
             tracing::error!(
                 node_id = self.id,
                 log_index,
@@ -280,7 +203,7 @@ impl Replica {
     pub async fn write(&self, proposal: Proposal) -> Result<(Reply, u64), ReplicaError> {
         match self.execute(ForwardRequest::Write(proposal)).await? {
             ForwardResponse::Written { reply, log_index } => Ok((reply, log_index)),
-            other => Err(raft_err(format!("unexpected reply to a write: {other:?}"))),
+            other => Err(ReplicaError::unexpected("a write", &other)),
         }
     }
 
@@ -299,7 +222,7 @@ impl Replica {
     async fn linearizable_read(&self, query: Query) -> Result<(QueryReply, u64), ReplicaError> {
         match self.execute(ForwardRequest::Read(query)).await? {
             ForwardResponse::Read { reply, read_index } => Ok((reply, read_index)),
-            other => Err(raft_err(format!("unexpected reply to a read: {other:?}"))),
+            other => Err(ReplicaError::unexpected("a read", &other)),
         }
     }
 
@@ -311,7 +234,7 @@ impl Replica {
             if e.kind() == std::io::ErrorKind::WouldBlock {
                 ReplicaError::InstallingSnapshot { node_id: self.id }
             } else {
-                storage_err(e)
+                ReplicaError::storage("reading the applied state", e)
             }
         })??)
     }
@@ -481,7 +404,7 @@ impl Replica {
                     .trigger()
                     .transfer_leader(*to)
                     .await
-                    .map_err(raft_err)?;
+                    .map_err(|e| ReplicaError::fatal("leadership transfer", e))?;
                 let wait = Duration::from_secs(3);
                 let to = *to;
                 self.raft
@@ -509,7 +432,11 @@ impl Replica {
                 // covers the target.
                 let started = Instant::now();
                 let metrics = loop {
-                    self.raft.trigger().snapshot().await.map_err(raft_err)?;
+                    self.raft
+                        .trigger()
+                        .snapshot()
+                        .await
+                        .map_err(|e| ReplicaError::fatal("snapshot trigger", e))?;
                     let built = self
                         .raft
                         .wait(Some(Duration::from_secs(5)))
@@ -521,7 +448,7 @@ impl Replica {
                     match built {
                         Ok(m) => break m,
                         Err(_) if started.elapsed() < SNAPSHOT_WAIT => continue,
-                        Err(e) => return Err(raft_err(e)),
+                        Err(e) => return Err(ReplicaError::wait("snapshot", e)),
                     }
                 };
                 let index = metrics.snapshot.as_ref().map(|id| id.index()).unwrap_or(0);
@@ -530,7 +457,7 @@ impl Replica {
                         .trigger()
                         .purge_log(index)
                         .await
-                        .map_err(raft_err)?;
+                        .map_err(|e| ReplicaError::fatal("log purge", e))?;
                 }
                 Ok(ForwardResponse::Snapshot {
                     node_id: self.id,
@@ -571,7 +498,7 @@ impl Replica {
             RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)) => {
                 ReplicaError::CommitUnknown
             }
-            other => raft_err(other),
+            other => ReplicaError::raft("client write", other),
         }
     }
 
@@ -581,7 +508,7 @@ impl Replica {
     ) -> ReplicaError {
         match e {
             RaftError::APIError(LinearizableReadError::ForwardToLeader(f)) => self.not_leader(f),
-            other => raft_err(other),
+            other => ReplicaError::raft("linearizable read", other),
         }
     }
 
@@ -662,7 +589,7 @@ impl Replica {
                     reason: "the node answering init must be one of the members".into(),
                 })
             }
-            Err(e) => Err(raft_err(e)),
+            Err(e) => Err(ReplicaError::raft("initialize", e)),
         }
     }
 
@@ -764,7 +691,7 @@ impl Replica {
                 .wait(Some(Duration::from_secs(30)))
                 .applied_index_at_least(Some(read_index), "caught up to the leader's read index")
                 .await
-                .map_err(raft_err)?;
+                .map_err(|e| ReplicaError::wait("catch-up to the read index", e))?;
         }
         let sm = self.sm.clone();
         let path = self
@@ -774,7 +701,7 @@ impl Replica {
         let out = path.clone();
         tokio::task::spawn_blocking(move || sm.export(&out))
             .await
-            .map_err(storage_err)??;
+            .map_err(|e| ReplicaError::storage("snapshot export", e))??;
         Ok(path)
     }
 
@@ -788,7 +715,7 @@ impl Replica {
         let file = path.to_path_buf();
         let (header, _) = tokio::task::spawn_blocking(move || SnapshotReader::verify(&file))
             .await
-            .map_err(storage_err)??;
+            .map_err(|e| ReplicaError::storage("snapshot verification", e))??;
         if header.seal_key_id != self.seal_key_id {
             return Err(ReplicaError::SealKeyMismatch {
                 snapshot_key_id: header.seal_key_id,
@@ -816,7 +743,7 @@ impl Replica {
             },
         )
         .await
-        .map_err(storage_err)??;
+        .map_err(|e| ReplicaError::storage("snapshot read", e))??;
         let total = records.len() as u64;
         // Request ids unique to this invocation: a retried step is applied once,
         // while a later restore is judged afresh (an interrupted one resumes

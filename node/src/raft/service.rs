@@ -12,9 +12,10 @@ use mrouter_proto::raft::v1::{Payload, SnapshotChunk};
 use openraft::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use tonic::{Request, Response, Status, Streaming};
 
+use super::error::ReplicaError;
 use super::forward::ForwardRequest;
 use super::network::{decode, encode};
-use super::replica::{Replica, ReplicaError};
+use super::replica::Replica;
 use super::snapshot_file::SnapshotReader;
 use super::state_machine::SnapshotData;
 use super::types::TypeConfig;
@@ -52,8 +53,46 @@ impl Drop for PartFile {
     }
 }
 
-fn bad_payload(e: String) -> Status {
-    Status::invalid_argument(e)
+/// A node-to-node request refused before openraft saw it (mapped to its
+/// gRPC code in `api/status.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum PeerRpcError {
+    /// The sender's stream failed.
+    #[error(transparent)]
+    Stream(#[from] Status),
+    #[error("{reason}")]
+    BadPayload { reason: String },
+    #[error("empty snapshot stream")]
+    EmptySnapshotStream,
+    #[error("snapshot header: {reason}")]
+    BadSnapshotHeader { reason: String },
+    #[error(
+        "a snapshot of {size} bytes is over this node's limit of {limit} bytes (max_snapshot_mib)"
+    )]
+    SnapshotTooLarge { size: u64, limit: u64 },
+    #[error("received snapshot refused: not an mrouter snapshot file")]
+    NotASnapshot,
+    #[error("received snapshot refused: more than the {size} bytes its header declares")]
+    SnapshotLonger { size: u64 },
+    #[error("received snapshot refused: {received} bytes of the {size} its header declares")]
+    SnapshotShorter { received: u64, size: u64 },
+    #[error("received snapshot refused: {reason}")]
+    SnapshotCorrupt { reason: String },
+    #[error("{operation} failed: {source}")]
+    Io {
+        operation: &'static str,
+        source: std::io::Error,
+    },
+    #[error("snapshot check task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+fn bad_payload(reason: String) -> PeerRpcError {
+    PeerRpcError::BadPayload { reason }
+}
+
+fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> PeerRpcError {
+    move |source| PeerRpcError::Io { operation, source }
 }
 
 /// Writes a snapshot stream to `path`, holding it to the `size` its header
@@ -63,37 +102,31 @@ async fn receive(
     mut chunks: impl futures::Stream<Item = Result<Vec<u8>, Status>> + Unpin,
     size: u64,
     path: &std::path::Path,
-) -> Result<(), Status> {
-    let mut file = std::fs::File::create(path).map_err(|e| Status::internal(e.to_string()))?;
+) -> Result<(), PeerRpcError> {
+    let mut file = std::fs::File::create(path).map_err(io("creating the snapshot file"))?;
     let mut received = 0u64;
     while let Some(data) = chunks.next().await {
         let data = data?;
         if !SnapshotReader::may_start(received, &data) {
-            return Err(Status::invalid_argument(
-                "received snapshot refused: not an mrouter snapshot file",
-            ));
+            return Err(PeerRpcError::NotASnapshot);
         }
         received += data.len() as u64;
         if received > size {
-            return Err(Status::invalid_argument(format!(
-                "received snapshot refused: more than the {size} bytes its header declares"
-            )));
+            return Err(PeerRpcError::SnapshotLonger { size });
         }
         file.write_all(&data)
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(io("writing the snapshot file"))?;
     }
     if received != size {
-        return Err(Status::invalid_argument(format!(
-            "received snapshot refused: {received} bytes of the {size} its header declares"
-        )));
+        return Err(PeerRpcError::SnapshotShorter { received, size });
     }
-    file.sync_all()
-        .map_err(|e| Status::internal(e.to_string()))?;
+    file.sync_all().map_err(io("syncing the snapshot file"))?;
     let check = path.to_path_buf();
     tokio::task::spawn_blocking(move || SnapshotReader::verify(&check))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::data_loss(format!("received snapshot refused: {e}")))?;
+        .await?
+        .map_err(|e| PeerRpcError::SnapshotCorrupt {
+            reason: e.to_string(),
+        })?;
     Ok(())
 }
 
@@ -163,16 +196,18 @@ impl RaftRpc for RaftService {
         let first = stream
             .next()
             .await
-            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
+            .ok_or(PeerRpcError::EmptySnapshotStream)?
+            .map_err(PeerRpcError::from)?;
         let (vote, meta, size): (VoteOf<TypeConfig>, SnapshotMetaOf<TypeConfig>, u64) =
-            serde_json::from_slice(&first.header)
-                .map_err(|e| Status::invalid_argument(format!("snapshot header: {e}")))?;
+            serde_json::from_slice(&first.header).map_err(|e| PeerRpcError::BadSnapshotHeader {
+                reason: e.to_string(),
+            })?;
         if size > self.max_snapshot_bytes {
-            return Err(Status::resource_exhausted(format!(
-                "a snapshot of {size} bytes is over this node's limit of {} bytes \
-                 (max_snapshot_mib)",
-                self.max_snapshot_bytes
-            )));
+            return Err(PeerRpcError::SnapshotTooLarge {
+                size,
+                limit: self.max_snapshot_bytes,
+            }
+            .into());
         }
         // Removed at once if the stream fails, is refused, or is dropped.
         let part = PartFile(self.incoming_dir.join(format!(
@@ -224,7 +259,10 @@ mod tests {
             (offered <= 200).then(|| Ok(vec![0xAB; 1 << 20]))
         }));
         let err = receive(junk, 200 << 20, &path).await.unwrap_err();
-        assert!(err.message().contains("not an mrouter snapshot"), "{err:?}");
+        assert!(
+            err.to_string().contains("not an mrouter snapshot"),
+            "{err:?}"
+        );
         assert!(offered <= 1, "read {offered} chunks");
         assert!(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0);
     }
@@ -237,9 +275,12 @@ mod tests {
         let err = receive(chunks(vec![start.clone(), vec![0; 100]]), 50, &path)
             .await
             .unwrap_err();
-        assert!(err.message().contains("more than the 50 bytes"), "{err:?}");
+        assert!(
+            err.to_string().contains("more than the 50 bytes"),
+            "{err:?}"
+        );
         let err = receive(chunks(vec![start]), 50, &path).await.unwrap_err();
-        assert!(err.message().contains("8 bytes of the 50"), "{err:?}");
+        assert!(err.to_string().contains("8 bytes of the 50"), "{err:?}");
         // The magic split over chunks is fine; a wrong byte in it is not.
         assert!(SnapshotReader::may_start(0, b"MRS"));
         assert!(SnapshotReader::may_start(3, b"NAP\0\x01rest"));
