@@ -17,6 +17,7 @@ use tempfile::TempDir;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::node::NodeProc;
+use crate::partition::Partitions;
 
 #[derive(Clone, Debug)]
 pub struct ClusterOptions {
@@ -27,6 +28,9 @@ pub struct ClusterOptions {
     pub listeners: bool,
     /// Ports of the virtual local and remote listeners (opened by the leader).
     pub virtual_ports: Option<(u16, u16)>,
+    /// Run each node under a group of its own so that [`Cluster::cut`] and
+    /// [`Cluster::isolate`] work (needs root and `nft`).
+    pub partitions: bool,
 }
 
 impl Default for ClusterOptions {
@@ -38,6 +42,7 @@ impl Default for ClusterOptions {
             election_timeout_ms: 300,
             listeners: false,
             virtual_ports: None,
+            partitions: false,
         }
     }
 }
@@ -54,6 +59,7 @@ pub struct Cluster {
     pub nodes: BTreeMap<u64, NodeProc>,
     pub seal_key_file: PathBuf,
     opts: ClusterOptions,
+    partitions: Partitions,
     // Last: removed after every node process is gone.
     root: TempDir,
 }
@@ -125,6 +131,7 @@ impl Cluster {
             seal_key_file,
             nodes: BTreeMap::new(),
             opts,
+            partitions: Partitions::new(),
         })
     }
 
@@ -150,6 +157,9 @@ impl Cluster {
             .nodes
             .entry(id)
             .or_insert_with(|| NodeProc::new(id, &root));
+        if self.opts.partitions {
+            node.gid = Some(self.partitions.gid(id));
+        }
         if listeners {
             for kind in ["local", "remote"] {
                 let addr = node
@@ -231,9 +241,15 @@ impl Cluster {
 
     /// Waits until the running nodes agree on a leader that says so itself.
     pub async fn must_have_leader(&self) -> Result<u64> {
+        self.must_have_leader_among(&self.running()).await
+    }
+
+    /// Waits until nodes `ids` (a side of a partition, say) agree on a
+    /// leader among them that says so itself.
+    pub async fn must_have_leader_among(&self, ids: &[u64]) -> Result<u64> {
         eventually(Duration::from_secs(20), "a leader", || async {
             let mut leader = None;
-            for id in self.running() {
+            for &id in ids {
                 let s = match self.status(id).await {
                     Ok(s) => s,
                     Err(_) => return Ok(None),
@@ -246,7 +262,7 @@ impl Cluster {
                 }
             }
             let Some(l) = leader else { return Ok(None) };
-            if !self.running().contains(&l) {
+            if !ids.contains(&l) || !self.running().contains(&l) {
                 return Ok(None);
             }
             let own = self.status(l).await?;
@@ -370,6 +386,42 @@ impl Cluster {
         let leader = self.must_have_leader().await?;
         let last = self.status(leader).await?.last_log_index;
         self.must_catch_up_within(id, last, limit).await
+    }
+
+    /// Cuts the network link between nodes `a` and `b`, both ways; clients
+    /// still reach both (see [`crate::partition`]).
+    pub fn cut(&mut self, a: u64, b: u64) -> Result<()> {
+        self.must_be_partitionable()?;
+        let ports: BTreeMap<u64, u16> = self.ports();
+        self.partitions.cut(a, b, |id| ports[&id])
+    }
+
+    /// Cuts node `id` off from every other node.
+    pub fn isolate(&mut self, id: u64) -> Result<()> {
+        let others: Vec<u64> = self.nodes.keys().copied().filter(|&o| o != id).collect();
+        for other in others {
+            self.cut(id, other)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every cut.
+    pub fn heal(&mut self) -> Result<()> {
+        self.partitions.heal()
+    }
+
+    fn must_be_partitionable(&self) -> Result<()> {
+        if !self.opts.partitions {
+            bail!("start the cluster with ClusterOptions {{ partitions: true, .. }} to cut links");
+        }
+        Ok(())
+    }
+
+    fn ports(&self) -> BTreeMap<u64, u16> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.addr.map(|a| (*id, a.port())))
+            .collect()
     }
 
     pub fn kill(&mut self, id: u64) {

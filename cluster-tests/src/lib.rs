@@ -12,6 +12,7 @@ pub mod etcd;
 pub mod fixtures;
 pub mod load;
 mod node;
+pub mod partition;
 pub mod stats;
 
 pub use binaries::{binary, mrctl, mrctl_stdin};

@@ -21,6 +21,8 @@ pub struct NodeProc {
     pub log: PathBuf,
     child: Option<Child>,
     paused: bool,
+    /// The group the process runs under (see [`crate::partition`]).
+    pub gid: Option<u32>,
 }
 
 impl NodeProc {
@@ -33,6 +35,7 @@ impl NodeProc {
             log: root.join(format!("node-{id}.log")),
             child: None,
             paused: false,
+            gid: None,
         }
     }
 
@@ -50,7 +53,11 @@ impl NodeProc {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let mut child = Command::new(crate::binary("mrd"))
+        let mut cmd = Command::new(crate::binary("mrd"));
+        if let Some(gid) = self.gid {
+            std::os::unix::process::CommandExt::gid(&mut cmd, gid);
+        }
+        let mut child = cmd
             .arg("run")
             .args(["--node-id", &self.id.to_string()])
             .arg("--data-dir")

@@ -186,7 +186,7 @@ async fn main() -> Result<()> {
         heartbeat_ms: 30,
         election_timeout_ms: 100,
         listeners: true,
-        virtual_ports: None,
+        ..Default::default()
     })
     .await?;
     let leader = c.must_have_leader().await?;

@@ -257,3 +257,6 @@ impl ClientCertVerifier for ClientVerifier {
             .supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -567,6 +567,7 @@ async fn throughput(
         election_timeout_ms: args.election_timeout_ms,
         listeners: true,
         virtual_ports: Some((vl, vr)),
+        ..Default::default()
     })
     .await?;
     levels.extend(run_mrd(&c, args, csrs).await?);

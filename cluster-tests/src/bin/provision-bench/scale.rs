@@ -55,6 +55,7 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
         election_timeout_ms: s.election_timeout_ms,
         listeners: true,
         virtual_ports: Some((vl, vr)),
+        ..Default::default()
     })
     .await?;
     let addrs: Vec<String> = c
