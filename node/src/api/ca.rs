@@ -75,16 +75,20 @@ impl CaRpc for CaApi {
     ) -> Result<Response<pb::CaReply>, Status> {
         let req = request.into_inner();
         let key = request_key("ca.generate", &req.request_id, &req)?;
-        let how = install_options(
-            key,
-            req.dry_run,
-            req.confirm_invalidate_clients,
-            req.expected_epoch,
-        )?;
+        let pb::GenerateCaRequest {
+            request_id: _,
+            subject: fields,
+            key_type,
+            validity_days,
+            dry_run,
+            confirm_invalidate_clients,
+            expected_epoch,
+        } = req;
+        let how = install_options(key, dry_run, confirm_invalidate_clients, expected_epoch)?;
         let source = CaSource::Generate(GenerateCa {
-            subject: subject(req.subject),
-            key_type: name_of::<pb::KeyType>("key_type", req.key_type)?,
-            validity_days: req.validity_days,
+            subject: subject(fields),
+            key_type: name_of::<pb::KeyType>("key_type", key_type)?,
+            validity_days,
         });
         self.install(source, how).await
     }
@@ -93,21 +97,22 @@ impl CaRpc for CaApi {
         &self,
         request: Request<pb::ImportCaRequest>,
     ) -> Result<Response<pb::CaReply>, Status> {
-        let req = request.into_inner();
-        let unsecret = pb::ImportCaRequest {
-            password: String::new(),
-            ..req.clone()
-        };
-        let key = request_key("ca.import", &req.request_id, &unsecret)?;
-        let how = install_options(
-            key,
-            req.dry_run,
-            req.confirm_invalidate_clients,
-            req.expected_epoch,
-        )?;
+        let mut req = request.into_inner();
+        // The digest of the request key never covers the password.
+        let secret = std::mem::take(&mut req.password);
+        let key = request_key("ca.import", &req.request_id, &req)?;
+        let pb::ImportCaRequest {
+            request_id: _,
+            bundle,
+            password: _,
+            dry_run,
+            confirm_invalidate_clients,
+            expected_epoch,
+        } = req;
+        let how = install_options(key, dry_run, confirm_invalidate_clients, expected_epoch)?;
         let source = CaSource::Import {
-            bundle: req.bundle,
-            password: password(req.password),
+            bundle,
+            password: password(secret),
         };
         self.install(source, how).await
     }

@@ -10,15 +10,22 @@ use crate::pki;
 
 /// Subject fields from a request; defaults and validation happen later.
 pub fn subject(fields: Option<pb::SubjectFields>) -> Subject {
-    let f = fields.unwrap_or_default();
+    let pb::SubjectFields {
+        country,
+        state,
+        locality,
+        organization,
+        organizational_unit,
+        common_name,
+    } = fields.unwrap_or_default();
     let opt = |s: String| (!s.trim().is_empty()).then_some(s);
     Subject {
-        country: f.country,
-        state: opt(f.state),
-        locality: opt(f.locality),
-        organization: opt(f.organization),
-        organizational_unit: opt(f.organizational_unit),
-        common_name: f.common_name,
+        country,
+        state: opt(state),
+        locality: opt(locality),
+        organization: opt(organization),
+        organizational_unit: opt(organizational_unit),
+        common_name,
     }
 }
 

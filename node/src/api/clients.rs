@@ -152,11 +152,13 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::ReprovisionRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("clients.reprovision", &req.request_id, &req)?;
-        let (client, log_index) = self
-            .store
-            .reprovision(&req.id, req.validity_days, id)
-            .await?;
+        let key = request_key("clients.reprovision", &req.request_id, &req)?;
+        let pb::ReprovisionRequest {
+            request_id: _,
+            id,
+            validity_days,
+        } = req;
+        let (client, log_index) = self.store.reprovision(&id, validity_days, key).await?;
         Ok(Response::new(pb::ClientReply {
             cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
             client: Some(client_info(&client, client.ca_epoch)),
@@ -170,8 +172,13 @@ impl ClientsRpc for ClientsApi {
         request: Request<pb::RevokeRequest>,
     ) -> Result<Response<pb::ClientReply>, Status> {
         let req = request.into_inner();
-        let id = request_key("clients.revoke", &req.request_id, &req)?;
-        let (client, log_index) = self.store.revoke(&req.id, &req.reason, id).await?;
+        let key = request_key("clients.revoke", &req.request_id, &req)?;
+        let pb::RevokeRequest {
+            request_id: _,
+            id,
+            reason,
+        } = req;
+        let (client, log_index) = self.store.revoke(&id, &reason, key).await?;
         // A revoked client reads as revoked under any epoch.
         Ok(Response::new(pb::ClientReply {
             cert_pem: String::new(),
@@ -185,15 +192,12 @@ impl ClientsRpc for ClientsApi {
         &self,
         request: Request<pb::ShowClientRequest>,
     ) -> Result<Response<pb::ClientInfo>, Status> {
-        let req = request.into_inner();
+        let pb::ShowClientRequest { id, stale } = request.into_inner();
         // The record and the epoch its state derives from come from one
         // read: a lagging node cannot pair a linearizable record with its
         // own older epoch.
-        let (client, epoch) = self
-            .store
-            .client_view(&req.id, consistency(req.stale))
-            .await?;
-        let client = client.ok_or_else(|| invalid(DomainError::UnknownClient { id: req.id }))?;
+        let (client, epoch) = self.store.client_view(&id, consistency(stale)).await?;
+        let client = client.ok_or_else(|| invalid(DomainError::UnknownClient { id }))?;
         Ok(Response::new(pb::ClientInfo {
             cert_pem: pki::to_pem("CERTIFICATE", &client.cert_der),
             ..client_info(&client, epoch)
@@ -204,27 +208,33 @@ impl ClientsRpc for ClientsApi {
         &self,
         request: Request<pb::ListClientsRequest>,
     ) -> Result<Response<pb::ListClientsReply>, Status> {
-        let req = request.into_inner();
-        let state = match name_of::<pb::ClientState>("state", req.state)?.as_str() {
+        let pb::ListClientsRequest {
+            state,
+            user,
+            limit,
+            page_token: token,
+            stale,
+        } = request.into_inner();
+        let state = match name_of::<pb::ClientState>("state", state)?.as_str() {
             "" => None,
             name => Some(name.parse::<ClientState>().map_err(invalid)?),
         };
         let filter = ClientFilter {
             state,
-            user: (!req.user.is_empty()).then_some(req.user),
+            user: (!user.is_empty()).then_some(user),
         };
-        if req.limit > MAX_PAGE {
+        if limit > MAX_PAGE {
             return Err(ApiError::PageTooLarge {
-                limit: req.limit,
+                limit,
                 max: MAX_PAGE,
             }
             .into());
         }
-        let limit = if req.limit == 0 { 100 } else { req.limit };
-        let after = page_token(&req.page_token)?;
+        let limit = if limit == 0 { 100 } else { limit };
+        let after = page_token(&token)?;
         let page = self
             .store
-            .list_clients(filter, after, limit, consistency(req.stale))
+            .list_clients(filter, after, limit, consistency(stale))
             .await?;
         Ok(Response::new(pb::ListClientsReply {
             clients: page

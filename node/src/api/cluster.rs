@@ -159,15 +159,15 @@ impl ClusterRpc for ClusterApi {
         &self,
         request: Request<pb::AddLearnerRequest>,
     ) -> Result<Response<pb::MembershipReply>, Status> {
-        let req = request.into_inner();
-        let member = req.member.ok_or(ApiError::MissingField {
+        let pb::AddLearnerRequest { member, wait } = request.into_inner();
+        let member = member.ok_or(ApiError::MissingField {
             field: "member",
             expected: "id and addr",
         })?;
         self.membership(ForwardRequest::AddLearner {
             id: member.id,
             addr: member.addr,
-            wait: req.wait,
+            wait,
         })
         .await
     }

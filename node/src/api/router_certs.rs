@@ -42,13 +42,17 @@ fn options(
     validity_days: u32,
     activate: bool,
 ) -> CertOptions {
-    let sans = sans.unwrap_or_default();
+    let pb::SanChoice {
+        add,
+        drop,
+        no_defaults,
+    } = sans.unwrap_or_default();
     CertOptions {
         subject: subject(fields),
         key_type,
-        san_add: sans.add,
-        san_drop: sans.drop,
-        no_default_sans: sans.no_defaults,
+        san_add: add,
+        san_drop: drop,
+        no_default_sans: no_defaults,
         validity_days,
         activate,
     }
@@ -71,14 +75,18 @@ impl CertsRpc for RouterCertsApi {
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
         let id = request_key("certs.generate", &req.request_id, &req)?;
-        let slot = self.slot(req.slot)?;
-        let opts = options(
-            req.subject,
-            name_of::<pb::KeyType>("key_type", req.key_type)?,
-            req.sans,
-            req.validity_days,
-            req.activate,
-        );
+        let pb::GenerateCertRequest {
+            request_id: _,
+            slot,
+            subject,
+            key_type,
+            sans,
+            validity_days,
+            activate,
+        } = req;
+        let slot = self.slot(slot)?;
+        let key_type = name_of::<pb::KeyType>("key_type", key_type)?;
+        let opts = options(subject, key_type, sans, validity_days, activate);
         let outcome = self.store.generate_cert(slot, opts, id).await?;
         Ok(Response::new(cert_reply(outcome)))
     }
@@ -89,9 +97,16 @@ impl CertsRpc for RouterCertsApi {
     ) -> Result<Response<pb::CsrReply>, Status> {
         let req = request.into_inner();
         let id = request_key("certs.create_csr", &req.request_id, &req)?;
-        let slot = self.slot(req.slot)?;
-        let key_type = name_of::<pb::KeyType>("key_type", req.key_type)?;
-        let opts = options(req.subject, key_type, req.sans, 0, false);
+        let pb::CreateCsrRequest {
+            request_id: _,
+            slot,
+            subject,
+            key_type,
+            sans,
+        } = req;
+        let slot = self.slot(slot)?;
+        let key_type = name_of::<pb::KeyType>("key_type", key_type)?;
+        let opts = options(subject, key_type, sans, 0, false);
         let o = self.store.create_csr(slot, opts, id).await?;
         Ok(Response::new(pb::CsrReply {
             csr_pem: o.csr_pem,
@@ -105,19 +120,24 @@ impl CertsRpc for RouterCertsApi {
         &self,
         request: Request<pb::ImportCertRequest>,
     ) -> Result<Response<pb::CertReply>, Status> {
-        let req = request.into_inner();
-        let unsecret = pb::ImportCertRequest {
-            password: String::new(),
-            ..req.clone()
-        };
-        let id = request_key("certs.import", &req.request_id, &unsecret)?;
-        let slot = self.slot(req.slot)?;
-        if req.files.is_empty() {
+        let mut req = request.into_inner();
+        // The digest of the request key never covers the password.
+        let secret = std::mem::take(&mut req.password);
+        let id = request_key("certs.import", &req.request_id, &req)?;
+        let pb::ImportCertRequest {
+            request_id: _,
+            slot,
+            files,
+            password: _,
+            activate,
+        } = req;
+        let slot = self.slot(slot)?;
+        if files.is_empty() {
             return Err(ApiError::NoFiles.into());
         }
         let outcome = self
             .store
-            .import_cert(slot, req.files, password(req.password), req.activate, id)
+            .import_cert(slot, files, password(secret), activate, id)
             .await?;
         Ok(Response::new(cert_reply(outcome)))
     }
@@ -128,7 +148,11 @@ impl CertsRpc for RouterCertsApi {
     ) -> Result<Response<pb::CertReply>, Status> {
         let req = request.into_inner();
         let id = request_key("certs.activate", &req.request_id, &req)?;
-        let slot = self.slot(req.slot)?;
+        let pb::ActivateRequest {
+            request_id: _,
+            slot,
+        } = req;
+        let slot = self.slot(slot)?;
         let outcome = self.store.activate(slot, id).await?;
         Ok(Response::new(cert_reply(outcome)))
     }
@@ -137,9 +161,9 @@ impl CertsRpc for RouterCertsApi {
         &self,
         request: Request<pb::ShowCertRequest>,
     ) -> Result<Response<pb::SlotView>, Status> {
-        let req = request.into_inner();
-        let slot = self.slot(req.slot)?;
-        let view = self.store.show_slot(slot, consistency(req.stale)).await?;
+        let pb::ShowCertRequest { slot, stale } = request.into_inner();
+        let slot = self.slot(slot)?;
+        let view = self.store.show_slot(slot, consistency(stale)).await?;
         Ok(Response::new(slot_view(&view)))
     }
 
@@ -160,17 +184,21 @@ impl CertsRpc for RouterCertsApi {
         &self,
         request: Request<pb::ExportCertRequest>,
     ) -> Result<Response<pb::ExportReply>, Status> {
-        let req = request.into_inner();
-        let slot = self.slot(req.slot)?;
-        let state = if req.pending {
+        let pb::ExportCertRequest {
+            slot,
+            pending,
+            include_key,
+        } = request.into_inner();
+        let slot = self.slot(slot)?;
+        let state = if pending {
             CertState::Pending
         } else {
             CertState::Active
         };
-        let pem = self.store.export_cert(slot, state, req.include_key).await?;
+        let pem = self.store.export_cert(slot, state, include_key).await?;
         Ok(Response::new(pb::ExportReply {
             pem: pem.to_string(),
-            includes_key: req.include_key,
+            includes_key: include_key,
         }))
     }
 }
