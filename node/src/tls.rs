@@ -9,6 +9,8 @@ mod client_verifier;
 mod listener;
 mod router;
 mod slot_resolver;
+#[cfg(test)]
+mod test_handshake;
 
 pub use client_verifier::{ClientSource, ClientVerifier};
 pub use listener::{serve, ListenerContext, ListenerTls};

@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, ServerConfig};
 
 use super::*;
 use crate::clock::now_s;
 use crate::domain::{KeyOrigin, KeySpec, Revocation, San, Subject};
 use crate::pki::PrivateKey;
+use crate::tls::test_handshake::{self, Refused};
 
 const DAY: i64 = 86_400;
 /// The name the listener's certificate is for.
@@ -245,30 +246,14 @@ impl Fixture {
 /// Runs a handshake in memory. Returns the certificate the server accepted
 /// from the client, or the error the server refused it with.
 fn handshake(client: Arc<ClientConfig>, server: Arc<ServerConfig>) -> Result<Vec<u8>, Error> {
-    let name = ServerName::try_from(LISTENER).unwrap();
-    let mut c = ClientConnection::new(client, name).unwrap();
-    let mut s = ServerConnection::new(server).unwrap();
-    let mut buf = Vec::new();
-    for _ in 0..16 {
-        buf.clear();
-        c.write_tls(&mut buf).unwrap();
-        if !buf.is_empty() {
-            s.read_tls(&mut buf.as_slice()).unwrap();
-            s.process_new_packets()?;
-        }
-        buf.clear();
-        s.write_tls(&mut buf).unwrap();
-        if !buf.is_empty() {
-            c.read_tls(&mut buf.as_slice()).unwrap();
-            c.process_new_packets()
-                .expect("the client accepts the listener");
-        }
-        if !c.is_handshaking() && !s.is_handshaking() {
+    match test_handshake::run(client, server, LISTENER) {
+        Ok((_, s)) => {
             let presented = s.peer_certificates().expect("a client certificate");
-            return Ok(presented[0].to_vec());
+            Ok(presented[0].to_vec())
         }
+        Err(Refused::ByServer(e)) => Err(e),
+        Err(Refused::ByClient(e)) => panic!("the client refused the listener: {e}"),
     }
-    panic!("the handshake did not finish");
 }
 
 fn refused(kind: CertificateError) -> Error {

@@ -1,11 +1,11 @@
 use std::sync::{Arc, Mutex};
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::*;
 use crate::domain::{KeySpec, Origin, San, SlotKind, Subject};
 use crate::pki::PrivateKey;
+use crate::tls::test_handshake;
 
 struct Stub(Mutex<Option<SlotCert>>);
 
@@ -116,27 +116,8 @@ fn presented(
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
 ) -> Result<Vec<Vec<u8>>, rustls::Error> {
-    let name = ServerName::try_from("n1.example.com").unwrap();
-    let mut c = ClientConnection::new(client, name)?;
-    let mut s = ServerConnection::new(server)?;
-    let mut buf = Vec::new();
-    for _ in 0..16 {
-        buf.clear();
-        c.write_tls(&mut buf).unwrap();
-        if !buf.is_empty() {
-            s.read_tls(&mut buf.as_slice()).unwrap();
-            s.process_new_packets()?;
-        }
-        buf.clear();
-        s.write_tls(&mut buf).unwrap();
-        if !buf.is_empty() {
-            c.read_tls(&mut buf.as_slice()).unwrap();
-            c.process_new_packets()?;
-        }
-        if !c.is_handshaking() && !s.is_handshaking() {
-            break;
-        }
-    }
+    let (c, _) = test_handshake::run(client, server, "n1.example.com")
+        .map_err(test_handshake::Refused::into_error)?;
     Ok(c.peer_certificates()
         .unwrap()
         .iter()
