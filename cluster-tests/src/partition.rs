@@ -86,11 +86,6 @@ impl Partitions {
         Ok(())
     }
 
-    /// Whether `a` and `b` are cut from each other.
-    pub fn is_cut(&self, a: u64, b: u64) -> bool {
-        self.cuts.contains(&(a.min(b), a.max(b)))
-    }
-
     /// Removes every cut.
     pub fn heal(&mut self) -> Result<()> {
         if self.created {
