@@ -10,10 +10,11 @@ mod slots;
 
 use std::sync::Arc;
 
-use crate::clock::now_s;
+use zeroize::Zeroizing;
+
 use crate::domain::{
-    CaView, Command, DomainError, Proposal, Query, QueryReply, Reply, RequestKey, Settings, SlotId,
-    SlotRecord,
+    CaView, Command, DomainError, LookupWrite, Proposal, ReadCa, ReadSettings, ReadSlots, Reply,
+    RequestKey, SealedCert, Settings, SlotId, SlotRecord, WriteLookup,
 };
 use crate::pki::{self, PkiError, PrivateKey, SealKey};
 use crate::raft::{Batcher, Consistency, Replica, ReplicaError};
@@ -33,14 +34,8 @@ pub enum CertStoreError {
     NotMember { node: u64 },
     #[error("the {slot} slot has no {state} certificate")]
     NoCertificate { slot: String, state: String },
-    #[error("validity must be between 1 and {max} days, got {days}")]
-    InvalidValidity { days: u32, max: u32 },
-    #[error("no subject alternative names are left: add one in sans.add or keep a default")]
-    NoSans,
     #[error("key generation or signing task failed: {0}")]
     Task(String),
-    #[error("the certificate authority expired at {not_after}: generate or import a new one (mrctl ca generate | mrctl ca import)")]
-    CaExpired { not_after: String },
     #[error("this request to provision {id} was applied before, and its private key was delivered then (keys made here are never stored): provision it again with replace set for a new key, or send a CSR (keep the device's key) so a retry can be answered again")]
     AlreadyDelivered { id: String },
 }
@@ -85,23 +80,38 @@ impl CertStore {
         Ok(pki::open_private_key(&self.seal, sealed, spki_sha256)?)
     }
 
+    /// The private key of a stored certificate, checked against its public key.
+    fn open_sealed(&self, cert: &SealedCert) -> Result<PrivateKey, CertStoreError> {
+        self.open_key(&cert.sealed_key, &cert.summary.spki_sha256)
+    }
+
+    /// A stored certificate and its chain as PEM, with the key only when asked.
+    fn export_pem(
+        &self,
+        cert: &SealedCert,
+        include_key: bool,
+    ) -> Result<Zeroizing<String>, CertStoreError> {
+        let mut pem = Zeroizing::new(String::new());
+        for der in cert.chain_with_leaf() {
+            pem.push_str(&pki::to_pem("CERTIFICATE", der));
+        }
+        if include_key {
+            pem.push_str(&self.open_sealed(cert)?.to_pem());
+        }
+        Ok(pem)
+    }
+
     /// The settings as this node has applied them.
     pub async fn settings_view(&self) -> Result<Settings, CertStoreError> {
         self.settings(Consistency::Stale).await
     }
 
     async fn settings(&self, consistency: Consistency) -> Result<Settings, CertStoreError> {
-        match self.replica.read(Query::Settings, consistency).await? {
-            QueryReply::Settings(s) => Ok(s),
-            other => Err(unexpected(other)),
-        }
+        Ok(self.replica.ask(ReadSettings, consistency).await?)
     }
 
     async fn ca_view(&self, consistency: Consistency) -> Result<CaView, CertStoreError> {
-        match self.replica.read(Query::Ca, consistency).await? {
-            QueryReply::Ca(view) => Ok(*view),
-            other => Err(unexpected(other)),
-        }
+        Ok(self.replica.ask(ReadCa, consistency).await?)
     }
 
     async fn slots(
@@ -109,10 +119,7 @@ impl CertStore {
         slots: Vec<SlotId>,
         consistency: Consistency,
     ) -> Result<Vec<(SlotId, SlotRecord)>, CertStoreError> {
-        match self.replica.read(Query::Slots(slots), consistency).await? {
-            QueryReply::Slots(s) => Ok(s),
-            other => Err(unexpected(other)),
-        }
+        Ok(self.replica.ask(ReadSlots(slots), consistency).await?)
     }
 
     /// The log index at which `request_id` was applied, if it was: a
@@ -124,20 +131,16 @@ impl CertStore {
         let Some(key) = request else {
             return Ok(None);
         };
-        match self
+        let WriteLookup { log_index, digest } = self
             .replica
-            .read(Query::LookupWrite(key.id), Consistency::Linearizable)
-            .await?
-        {
-            QueryReply::LookupWrite {
-                digest: Some(first),
-                log_index: Some(_),
-            } if first != key.digest => Err(DomainError::RequestIdReused {
+            .ask(LookupWrite(key.id), Consistency::Linearizable)
+            .await?;
+        match (log_index, digest) {
+            (Some(_), Some(first)) if first != key.digest => Err(DomainError::RequestIdReused {
                 id: key.id.to_string(),
             }
             .into()),
-            QueryReply::LookupWrite { log_index, .. } => Ok(log_index),
-            other => Err(unexpected(other)),
+            (log_index, _) => Ok(log_index),
         }
     }
 
@@ -164,58 +167,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| CertStoreError::Task(e.to_string()))?
-}
-
-fn unexpected(reply: impl std::fmt::Debug) -> CertStoreError {
-    CertStoreError::Replica(ReplicaError::unexpected("a certificate store read", &reply))
-}
-
-/// Parses a key type, default rsa2048.
-fn key_spec(value: &str) -> Result<crate::domain::KeySpec, CertStoreError> {
-    if value.trim().is_empty() {
-        return Ok(crate::domain::KeySpec::Rsa2048);
-    }
-    Ok(value.parse()?)
-}
-
-fn validity(days: u32, default: u32, max: u32) -> Result<(i64, i64), CertStoreError> {
-    let days = if days == 0 { default } else { days };
-    if days > max {
-        return Err(CertStoreError::InvalidValidity { days, max });
-    }
-    // Back-date by an hour so a peer with a slightly slow clock accepts it.
-    let now = now_s();
-    Ok((now - 3600, now + i64::from(days) * 86_400))
-}
-
-/// Checks the CA may sign now and caps a new certificate's end at the CA's
-/// own (a certificate outliving its issuer fails verification), saying so.
-fn within_ca(
-    ca: &crate::domain::CaRecord,
-    not_after: i64,
-    warnings: &mut Vec<String>,
-) -> Result<i64, CertStoreError> {
-    let ca_end = ca.summary.not_after;
-    let rfc3339 = |t: i64| {
-        time::OffsetDateTime::from_unix_timestamp(t)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_else(|| t.to_string())
-    };
-    if now_s() >= ca_end {
-        return Err(CertStoreError::CaExpired {
-            not_after: rfc3339(ca_end),
-        });
-    }
-    if not_after > ca_end {
-        warnings.push(format!(
-            "the certificate would outlive its CA: it ends with the CA at {}",
-            rfc3339(ca_end)
-        ));
-        return Ok(ca_end);
-    }
-    Ok(not_after)
 }

@@ -67,23 +67,23 @@ fn info(
 
 pub fn ca_info(ca: &CaRecord) -> pb::CertificateInfo {
     info(
-        &ca.summary,
-        ca.origin,
+        &ca.cert.summary,
+        ca.cert.origin,
         "ca",
         Some(ca.epoch),
         ca.installed_at_ms,
-        &ca.chain_der,
+        &ca.cert.chain_der,
     )
 }
 
 fn slot_cert_info(cert: &SlotCert, state: CertState) -> pb::CertificateInfo {
     info(
-        &cert.summary,
-        cert.origin,
+        &cert.cert.summary,
+        cert.cert.origin,
         &state.to_string(),
         cert.ca_epoch,
         cert.installed_at_ms,
-        &cert.chain_der,
+        &cert.cert.chain_der,
     )
 }
 

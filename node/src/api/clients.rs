@@ -13,7 +13,8 @@ use super::settings::request_key;
 use super::{consistency, ApiError};
 use crate::certstore::{key_pem, CertStore, ProvisionInput};
 use crate::domain::{
-    ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints, MAX_PAGE,
+    ClientCounts, ClientFilter, ClientRecord, ClientState, DomainError, KeyOrigin, NodeEndpoints,
+    MAX_PAGE,
 };
 use crate::pki;
 
@@ -254,7 +255,10 @@ impl ClientsRpc for ClientsApi {
         &self,
         request: Request<pb::ClientCountsRequest>,
     ) -> Result<Response<pb::ClientCountsReply>, Status> {
-        let (current, by_epoch) = self
+        let ClientCounts {
+            current_epoch: current,
+            by_epoch,
+        } = self
             .store
             .client_counts(consistency(request.get_ref().stale))
             .await?;

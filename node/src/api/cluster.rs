@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::settings::request_id;
 use super::ApiError;
-use crate::domain::{Query, QueryReply};
+use crate::domain::{LookupWrite, WriteLookup};
 use crate::raft::{
     Consistency, ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, Replica, ReplicaError,
 };
@@ -314,17 +314,14 @@ impl ClusterRpc for ClusterApi {
             field: "request_id",
             expected: "16 bytes",
         })?;
-        match self
+        let WriteLookup { log_index, .. } = self
             .replica
-            .read(Query::LookupWrite(id), Consistency::Linearizable)
-            .await?
-        {
-            QueryReply::LookupWrite { log_index, .. } => Ok(Response::new(pb::LookupWriteReply {
-                applied: log_index.is_some(),
-                log_index: log_index.unwrap_or(0),
-            })),
-            other => Err(super::unexpected(other)),
-        }
+            .ask(LookupWrite(id), Consistency::Linearizable)
+            .await?;
+        Ok(Response::new(pb::LookupWriteReply {
+            applied: log_index.is_some(),
+            log_index: log_index.unwrap_or(0),
+        }))
     }
 }
 

@@ -12,7 +12,7 @@ use super::names::name_of;
 use super::settings::request_key;
 use super::{consistency, ApiError};
 use crate::certstore::{CertOptions, CertStore, SlotOutcome};
-use crate::domain::{CertState, SlotId};
+use crate::domain::{CertRequest, CertState, SanChoice, SlotId};
 
 pub struct RouterCertsApi {
     store: Arc<CertStore>,
@@ -48,11 +48,15 @@ fn options(
         no_defaults,
     } = sans.unwrap_or_default();
     CertOptions {
-        subject: subject(fields),
+        request: CertRequest {
+            subject: subject(fields),
+            sans: SanChoice {
+                add,
+                drop,
+                no_defaults,
+            },
+        },
         key_type,
-        san_add: add,
-        san_drop: drop,
-        no_default_sans: no_defaults,
         validity_days,
         activate,
     }

@@ -10,8 +10,7 @@ use tonic::{Request, Response, Status};
 use super::names::{name_of, value_of};
 use super::ApiError;
 use crate::domain::{
-    Command, Query, QueryReply, Reply, RequestDigest, RequestId, RequestKey, Settings,
-    SettingsPatch,
+    Command, ReadSettings, Reply, RequestDigest, RequestId, RequestKey, Settings, SettingsPatch,
 };
 use crate::raft::{Consistency, Replica, ReplicaError, VirtualListeners};
 
@@ -25,10 +24,7 @@ impl SettingsApi {
     }
 
     async fn current(&self, consistency: Consistency) -> Result<Settings, ReplicaError> {
-        match self.replica.read(Query::Settings, consistency).await? {
-            QueryReply::Settings(s) => Ok(s),
-            other => Err(ReplicaError::unexpected("a settings read", &other)),
-        }
+        self.replica.ask(ReadSettings, consistency).await
     }
 
     /// A warning when the leader cannot open its virtual listeners on the

@@ -95,7 +95,8 @@ fn to_status(e: ReplicaError) -> Status {
             | DomainError::UnknownClientState { .. }
             | DomainError::InvalidClientField { .. }
             | DomainError::RequestIdReused { .. }
-            | DomainError::InvalidPageToken => Code::InvalidArgument,
+            | DomainError::InvalidPageToken
+            | DomainError::InvalidValidity { .. } => Code::InvalidArgument,
             // Refusals of a proposal this code never makes: a bug.
             DomainError::NotBatchable { .. } | DomainError::NestedDigest => Code::Internal,
             DomainError::ClientExists { .. } => Code::AlreadyExists,
@@ -114,7 +115,8 @@ fn to_status(e: ReplicaError) -> Status {
             | DomainError::NoPendingCertificate { .. }
             | DomainError::NoVirtualAddress { .. }
             | DomainError::VirtualNamesMissing { .. }
-            | DomainError::CsrChanged { .. } => Code::FailedPrecondition,
+            | DomainError::CsrChanged { .. }
+            | DomainError::CaExpired { .. } => Code::FailedPrecondition,
         },
         ReplicaError::InvalidAddress { .. }
         | ReplicaError::InvalidRequestId { .. }
@@ -180,11 +182,7 @@ impl From<CertStoreError> for Status {
             CertStoreError::Pki(_) | CertStoreError::Task(_) => Code::Internal,
             CertStoreError::NotMember { .. }
             | CertStoreError::NoCertificate { .. }
-            | CertStoreError::AlreadyDelivered { .. }
-            | CertStoreError::CaExpired { .. } => Code::FailedPrecondition,
-            CertStoreError::InvalidValidity { .. } | CertStoreError::NoSans => {
-                Code::InvalidArgument
-            }
+            | CertStoreError::AlreadyDelivered { .. } => Code::FailedPrecondition,
         };
         Status::new(code, e.to_string())
     }

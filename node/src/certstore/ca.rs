@@ -2,11 +2,11 @@
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, validity, CertStore, CertStoreError};
+use super::{blocking, CertStore, CertStoreError};
 use crate::clock::now_s;
 use crate::domain::{
-    CaRecord, CaView, CertState, Command, DomainError, NewCa, Origin, Reply, RequestKey, SlotId,
-    SlotKind, Subject,
+    CaRecord, CaView, CertState, Command, DomainError, KeySpec, Origin, Reply, RequestKey,
+    SealedCert, SlotId, SlotKind, Subject, Validity, CA_VALIDITY,
 };
 use crate::pki::{self, Bundle, PrivateKey};
 use crate::raft::Consistency;
@@ -60,9 +60,6 @@ pub struct CaOutcome {
     pub dry_run: bool,
 }
 
-const CA_DEFAULT_DAYS: u32 = 3650;
-const CA_MAX_DAYS: u32 = 36500;
-
 /// A CA ready to propose: certificate, chain, key and what to tell the caller.
 struct PreparedCa {
     cert: Vec<u8>,
@@ -100,24 +97,11 @@ impl CertStore {
         let (source, mut warnings, notes) = match source {
             CaSource::Generate(g) => {
                 let settings = self.settings(Consistency::Linearizable).await?;
-                let mut subject = g.subject;
-                if subject.common_name.trim().is_empty() {
-                    subject.common_name = settings.cluster_domain.ok_or_else(|| {
-                        DomainError::InvalidSubjectField {
-                            field: "common_name".into(),
-                            reason: "it is empty and no cluster domain is set to default to: set subject.common_name, or the cluster_domain setting".into(),
-                        }
-                    })?;
-                }
-                if subject.country.trim().is_empty() {
-                    subject.country = "US".into();
-                }
-                let (subject, warnings) = subject.validate()?;
-                let spec = key_spec(&g.key_type)?;
-                let (not_before, not_after) =
-                    validity(g.validity_days, CA_DEFAULT_DAYS, CA_MAX_DAYS)?;
+                let (subject, warnings) = g.subject.for_ca(settings.cluster_domain.as_deref())?;
+                let spec = KeySpec::parse_or(&g.key_type, KeySpec::Rsa2048)?;
+                let window = CA_VALIDITY.window(g.validity_days, now_s())?;
                 (
-                    Source::Generate(subject, spec, not_before, not_after),
+                    Source::Generate(subject, spec, window),
                     warnings,
                     Vec::new(),
                 )
@@ -170,14 +154,14 @@ impl CertStore {
         }
         let prepared = match source {
             Source::Ready(p) => *p,
-            Source::Generate(subject, spec, not_before, not_after) => {
+            Source::Generate(subject, spec, window) => {
                 blocking(move || {
                     let key = PrivateKey::generate(spec)?;
                     let cert = pki::self_signed_ca(
                         &subject,
                         &key,
-                        not_before,
-                        not_after,
+                        window.not_before,
+                        window.not_after,
                         &pki::random_serial(),
                     )?;
                     Ok(PreparedCa {
@@ -193,9 +177,9 @@ impl CertStore {
             }
         };
         let summary = pki::inspect(&prepared.cert)?;
-        let new_ca = NewCa {
+        let new_ca = SealedCert {
             sealed_key: self.seal_key(&prepared.key)?,
-            cert_der: prepared.cert,
+            der: prepared.cert,
             chain_der: prepared.chain,
             summary,
             origin: prepared.origin,
@@ -243,15 +227,7 @@ impl CertStore {
     pub async fn export_ca(&self, include_key: bool) -> Result<Zeroizing<String>, CertStoreError> {
         let view = self.ca_view(Consistency::Linearizable).await?;
         let ca = view.ca.ok_or(DomainError::NoCa)?;
-        let mut pem = Zeroizing::new(pki::to_pem("CERTIFICATE", &ca.cert_der));
-        for c in &ca.chain_der {
-            pem.push_str(&pki::to_pem("CERTIFICATE", c));
-        }
-        if include_key {
-            let key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
-            pem.push_str(&key.to_pem());
-        }
-        Ok(pem)
+        self.export_pem(&ca.cert, include_key)
     }
 
     /// Router certificates the current CA signed, and the clients under it.
@@ -292,6 +268,6 @@ impl CertStore {
 }
 
 enum Source {
-    Generate(Subject, crate::domain::KeySpec, i64, i64),
+    Generate(Subject, KeySpec, Validity),
     Ready(Box<PreparedCa>),
 }

@@ -6,18 +6,17 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, validity, CertStore, CertStoreError};
+use super::{blocking, CertStore, CertStoreError};
 use crate::clock::{now_ms, now_s};
 use crate::domain::{
-    is_unsafe_char, validate_client_name, validate_device, CaRecord, ClientFilter, ClientPage,
-    ClientRecord, Command, DomainError, KeyOrigin, KeySpec, NodeEndpoints, Query, QueryReply,
-    Reply, RequestKey,
+    is_unsafe_char, validate_client_name, validate_device, CaRecord, ClientAt, ClientCounts,
+    ClientFilter, ClientPage, ClientRecord, Command, CountClients, DomainError, KeyOrigin, KeySpec,
+    ListClients, ListRevoked, NodeEndpoints, ReadClient, ReadNodeEndpoints, Reply, RequestKey,
+    RevokedClients, Validity, CLIENT_VALIDITY,
 };
 use crate::pki::{self, PrivateKey};
-use crate::raft::Consistency;
+use crate::raft::{Consistency, ReplicaError};
 
-const CLIENT_DEFAULT_DAYS: u32 = 365;
-const CLIENT_MAX_DAYS: u32 = 3650;
 /// How long a published CRL stays valid; it is re-signed well before.
 const CRL_VALIDITY_S: i64 = 7 * 86_400;
 const CRL_REFRESH_S: i64 = 3600;
@@ -41,6 +40,28 @@ pub struct Provisioned {
     pub ca_cert: Vec<u8>,
     pub key: Option<PrivateKey>,
     pub log_index: u64,
+}
+
+/// A client certificate to sign and propose: whom it names, its public key,
+/// and how the proposal treats an existing client.
+struct ClientCertJob {
+    id: String,
+    user: String,
+    device: Option<String>,
+    spki_der: Vec<u8>,
+    key_type: String,
+    key_origin: KeyOrigin,
+    window: Validity,
+    replace: bool,
+    reprovision: bool,
+}
+
+/// A proposed client certificate; `client` is `None` when the request id
+/// was applied before (the stored client is then read back).
+struct Proposed {
+    client: Option<ClientRecord>,
+    log_index: u64,
+    ca_cert: Vec<u8>,
 }
 
 /// The CRL as last signed.
@@ -81,8 +102,8 @@ impl CertStore {
                 return Ok((ca, signer.clone()));
             }
         }
-        let key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
-        let signer = Arc::new(pki::CaSigner::new(&ca.cert_der, &key)?);
+        let key = self.open_sealed(&ca.cert)?;
+        let signer = Arc::new(pki::CaSigner::new(&ca.cert.der, &key)?);
         *self.signer.lock().unwrap_or_else(|e| e.into_inner()) = Some((ca.epoch, signer.clone()));
         Ok((ca, signer))
     }
@@ -93,15 +114,24 @@ impl CertStore {
         input: ProvisionInput,
         request_id: Option<RequestKey>,
     ) -> Result<Provisioned, CertStoreError> {
-        validate_client_name("id", &input.id)?;
-        validate_client_name("user", &input.user)?;
-        if let Some(d) = &input.device {
+        let ProvisionInput {
+            id,
+            user,
+            device,
+            csr,
+            key_type,
+            validity_days,
+            replace,
+        } = input;
+        validate_client_name("id", &id)?;
+        validate_client_name("user", &user)?;
+        if let Some(d) = &device {
             validate_device(d)?;
         }
-        let window = validity(input.validity_days, CLIENT_DEFAULT_DAYS, CLIENT_MAX_DAYS)?;
+        let window = CLIENT_VALIDITY.window(validity_days, now_s())?;
         // The client's public key: from its CSR (signature and key checked),
         // or a key made here.
-        let (spki_der, key_type, key) = match &input.csr {
+        let (spki_der, key_type, key) = match &csr {
             Some(csr) => {
                 let der = csr_der(csr)?;
                 let summary = pki::inspect_csr(&der)?;
@@ -109,115 +139,47 @@ impl CertStore {
                 (summary.spki_der, summary.key_type, None)
             }
             None => {
-                let spec = if input.key_type.trim().is_empty() {
-                    KeySpec::EcdsaP256
-                } else {
-                    key_spec(&input.key_type)?
-                };
+                let spec = KeySpec::parse_or(&key_type, KeySpec::EcdsaP256)?;
                 let key = blocking(move || Ok(PrivateKey::generate(spec)?)).await?;
                 (key.spki_der(), key.key_type(), Some(key))
             }
         };
-        let key_origin = if key.is_some() {
-            KeyOrigin::Server
-        } else {
-            KeyOrigin::Csr
+        let job = ClientCertJob {
+            key_origin: if key.is_some() {
+                KeyOrigin::Server
+            } else {
+                KeyOrigin::Csr
+            },
+            id,
+            user,
+            device,
+            spki_der,
+            key_type,
+            window,
+            replace,
+            reprovision: false,
         };
-        let mut fresh = false;
-        loop {
-            let (ca, signer) = self.signing_ca(fresh).await?;
-            let record = self
-                .sign_client(
-                    &ca, signer, &input, &spki_der, &key_type, key_origin, window,
-                )
-                .await?;
-            let command = Command::ProvisionClient {
-                client: Box::new(record),
-                replace: input.replace,
-                reprovision: false,
-            };
-            match self.write(command, request_id).await {
-                Err(CertStoreError::Replica(crate::raft::ReplicaError::Domain(
-                    DomainError::CaChanged { .. },
-                ))) if !fresh => {
-                    // This node had not applied the latest CA yet: confirm and retry.
-                    fresh = true;
+        let proposed = self.sign_and_propose(&job, request_id).await?;
+        let client = match proposed.client {
+            Some(client) => client,
+            None => {
+                // Applied before under this request id. Either this very
+                // proposal committed and was proposed again after a leader
+                // change (the stored client holds this attempt's key, never
+                // delivered), or the client retried: then the stored key
+                // is the first attempt's, delivered then and not kept.
+                let client = self.existing_client(&job.id).await?;
+                if key.is_some() && client.spki_der != job.spki_der {
+                    return Err(CertStoreError::AlreadyDelivered { id: job.id });
                 }
-                Err(e) => return Err(e),
-                Ok((Reply::Client(client), log_index)) => {
-                    return Ok(Provisioned {
-                        client: *client,
-                        ca_cert: ca.cert_der,
-                        key,
-                        log_index,
-                    })
-                }
-                Ok((_, log_index)) => {
-                    // Applied before under this request id. Either this very
-                    // proposal committed and was proposed again after a leader
-                    // change (the stored client holds this attempt's key, never
-                    // delivered), or the client retried: then the stored key
-                    // is the first attempt's, delivered then and not kept.
-                    let client = self
-                        .client(&input.id, Consistency::Linearizable)
-                        .await?
-                        .ok_or(DomainError::UnknownClient {
-                            id: input.id.clone(),
-                        })?;
-                    if key.is_some() && client.spki_der != spki_der {
-                        return Err(CertStoreError::AlreadyDelivered { id: input.id });
-                    }
-                    return Ok(Provisioned {
-                        client,
-                        ca_cert: ca.cert_der,
-                        key,
-                        log_index,
-                    });
-                }
+                client
             }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn sign_client(
-        &self,
-        ca: &CaRecord,
-        signer: Arc<pki::CaSigner>,
-        input: &ProvisionInput,
-        spki_der: &[u8],
-        key_type: &str,
-        key_origin: KeyOrigin,
-        (not_before, not_after): (i64, i64),
-    ) -> Result<ClientRecord, CertStoreError> {
-        let not_after = super::within_ca(ca, not_after, &mut Vec::new())?;
-        let (id, user, spki) = (input.id.clone(), input.user.clone(), spki_der.to_vec());
-        let cert = blocking(move || {
-            Ok(pki::sign_client_cert_with(
-                &signer,
-                &id,
-                &user,
-                &spki,
-                not_before,
-                not_after,
-                &pki::random_serial(),
-            )?)
-        })
-        .await?;
-        let summary = pki::inspect(&cert)?;
-        Ok(ClientRecord {
-            id: input.id.clone(),
-            user: input.user.clone(),
-            device: input.device.clone(),
-            serial: summary.serial,
-            cert_der: cert,
-            spki_der: spki_der.to_vec(),
-            key_type: key_type.to_string(),
-            key_origin,
-            ca_epoch: ca.epoch,
-            not_before,
-            not_after,
-            provisioned_at_ms: now_ms(),
-            revoked: None,
+        };
+        Ok(Provisioned {
+            client,
+            ca_cert: proposed.ca_cert,
+            key,
+            log_index: proposed.log_index,
         })
     }
 
@@ -228,54 +190,108 @@ impl CertStore {
         validity_days: u32,
         request_id: Option<RequestKey>,
     ) -> Result<(ClientRecord, u64), CertStoreError> {
-        let window = validity(validity_days, CLIENT_DEFAULT_DAYS, CLIENT_MAX_DAYS)?;
-        let old = self
-            .client(id, Consistency::Linearizable)
-            .await?
-            .ok_or(DomainError::UnknownClient { id: id.into() })?;
-        let input = ProvisionInput {
-            id: old.id.clone(),
-            user: old.user.clone(),
-            device: old.device.clone(),
-            csr: None,
-            key_type: String::new(),
-            validity_days,
+        let window = CLIENT_VALIDITY.window(validity_days, now_s())?;
+        let old = self.existing_client(id).await?;
+        let job = ClientCertJob {
+            id: old.id,
+            user: old.user,
+            device: old.device,
+            spki_der: old.spki_der,
+            key_type: old.key_type,
+            key_origin: old.key_origin,
+            window,
             replace: true,
+            reprovision: true,
         };
+        let proposed = self.sign_and_propose(&job, request_id).await?;
+        let client = match proposed.client {
+            Some(client) => client,
+            None => self.existing_client(id).await?,
+        };
+        Ok((client, proposed.log_index))
+    }
+
+    /// Signs a client certificate under this node's copy of the CA and
+    /// proposes it; when the CA changed meanwhile (this node had not applied
+    /// the latest one yet), confirms the CA and does it once more.
+    async fn sign_and_propose(
+        &self,
+        job: &ClientCertJob,
+        request_id: Option<RequestKey>,
+    ) -> Result<Proposed, CertStoreError> {
         let mut fresh = false;
         loop {
             let (ca, signer) = self.signing_ca(fresh).await?;
-            let record = self
-                .sign_client(
-                    &ca,
-                    signer,
-                    &input,
-                    &old.spki_der,
-                    &old.key_type,
-                    old.key_origin,
-                    window,
-                )
-                .await?;
+            let record = self.sign_client(&ca, signer, job).await?;
             let command = Command::ProvisionClient {
                 client: Box::new(record),
-                replace: true,
-                reprovision: true,
+                replace: job.replace,
+                reprovision: job.reprovision,
             };
-            match self.write(command, request_id).await {
-                Err(CertStoreError::Replica(crate::raft::ReplicaError::Domain(
-                    DomainError::CaChanged { .. },
-                ))) if !fresh => fresh = true,
-                Err(e) => return Err(e),
-                Ok((Reply::Client(c), log_index)) => return Ok((*c, log_index)),
-                Ok((_, log_index)) => {
-                    let c = self
-                        .client(id, Consistency::Linearizable)
-                        .await?
-                        .ok_or(DomainError::UnknownClient { id: id.into() })?;
-                    return Ok((c, log_index));
+            let (client, log_index) = match self.write(command, request_id).await {
+                Err(CertStoreError::Replica(ReplicaError::Domain(DomainError::CaChanged {
+                    ..
+                }))) if !fresh => {
+                    fresh = true;
+                    continue;
                 }
-            }
+                Err(e) => return Err(e),
+                Ok((Reply::Client(client), log_index)) => (Some(*client), log_index),
+                Ok((_, log_index)) => (None, log_index),
+            };
+            return Ok(Proposed {
+                client,
+                log_index,
+                ca_cert: ca.cert.der,
+            });
         }
+    }
+
+    async fn sign_client(
+        &self,
+        ca: &CaRecord,
+        signer: Arc<pki::CaSigner>,
+        job: &ClientCertJob,
+    ) -> Result<ClientRecord, CertStoreError> {
+        // The CA's end caps the window silently: a client certificate has no
+        // one to read a warning at provisioning time.
+        let (window, _) = job.window.within_ca(ca.cert.summary.not_after, now_s())?;
+        let (id, user, spki) = (job.id.clone(), job.user.clone(), job.spki_der.clone());
+        let cert = blocking(move || {
+            Ok(pki::sign_client_cert_with(
+                &signer,
+                &id,
+                &user,
+                &spki,
+                window.not_before,
+                window.not_after,
+                &pki::random_serial(),
+            )?)
+        })
+        .await?;
+        let summary = pki::inspect(&cert)?;
+        Ok(ClientRecord {
+            id: job.id.clone(),
+            user: job.user.clone(),
+            device: job.device.clone(),
+            serial: summary.serial,
+            cert_der: cert,
+            spki_der: job.spki_der.clone(),
+            key_type: job.key_type.clone(),
+            key_origin: job.key_origin,
+            ca_epoch: ca.epoch,
+            not_before: window.not_before,
+            not_after: window.not_after,
+            provisioned_at_ms: now_ms(),
+            revoked: None,
+        })
+    }
+
+    /// A client that must exist (read after a write that was applied before).
+    async fn existing_client(&self, id: &str) -> Result<ClientRecord, CertStoreError> {
+        self.client(id, Consistency::Linearizable)
+            .await?
+            .ok_or_else(|| DomainError::UnknownClient { id: id.into() }.into())
     }
 
     pub async fn revoke(
@@ -304,13 +320,7 @@ impl CertStore {
         };
         match self.write(command, request_id).await? {
             (Reply::Client(c), log_index) => Ok((*c, log_index)),
-            (_, log_index) => {
-                let c = self
-                    .client(id, Consistency::Linearizable)
-                    .await?
-                    .ok_or(DomainError::UnknownClient { id: id.into() })?;
-                Ok((c, log_index))
-            }
+            (_, log_index) => Ok((self.existing_client(id).await?, log_index)),
         }
     }
 
@@ -330,14 +340,11 @@ impl CertStore {
         consistency: Consistency,
     ) -> Result<(Option<ClientRecord>, u64), CertStoreError> {
         validate_client_name("id", id)?;
-        match self
+        let ClientAt { client, ca_epoch } = self
             .replica
-            .read(Query::Client(id.to_string()), consistency)
-            .await?
-        {
-            QueryReply::Client { client, ca_epoch } => Ok((client.map(|c| *c), ca_epoch)),
-            other => Err(super::unexpected(other)),
-        }
+            .ask(ReadClient(id.to_string()), consistency)
+            .await?;
+        Ok((client, ca_epoch))
     }
 
     pub async fn list_clients(
@@ -350,55 +357,38 @@ impl CertStore {
         if let Some(u) = &filter.user {
             validate_client_name("user", u)?;
         }
-        let query = Query::ListClients {
+        let list = ListClients {
             filter,
             after,
             limit,
             now: now_s(),
         };
-        match self.replica.read(query, consistency).await? {
-            QueryReply::Clients(page) => Ok(page),
-            other => Err(super::unexpected(other)),
-        }
+        Ok(self.replica.ask(list, consistency).await?)
     }
 
     /// Every node's listener addresses as the nodes reported them.
     pub async fn node_endpoints(&self) -> Result<Vec<NodeEndpoints>, CertStoreError> {
-        match self
+        Ok(self
             .replica
-            .read(Query::NodeEndpoints, Consistency::Stale)
-            .await?
-        {
-            QueryReply::NodeEndpoints(all) => Ok(all),
-            other => Err(super::unexpected(other)),
-        }
+            .ask(ReadNodeEndpoints, Consistency::Stale)
+            .await?)
     }
 
     /// Live clients per epoch and the current epoch.
     pub async fn client_counts(
         &self,
         consistency: Consistency,
-    ) -> Result<(u64, Vec<(u64, u64)>), CertStoreError> {
-        match self.replica.read(Query::ClientCounts, consistency).await? {
-            QueryReply::ClientCounts {
-                current_epoch,
-                by_epoch,
-            } => Ok((current_epoch, by_epoch)),
-            other => Err(super::unexpected(other)),
-        }
+    ) -> Result<ClientCounts, CertStoreError> {
+        Ok(self.replica.ask(CountClients, consistency).await?)
     }
 
     /// The CRL (DER) of the current CA, re-signed when a revocation or the CA
     /// changed, and hourly so that it never goes stale.
     pub async fn crl(&self) -> Result<(Arc<Vec<u8>>, usize), CertStoreError> {
-        let (ca_epoch, revoked) = match self
-            .replica
-            .read(Query::RevokedClients, Consistency::Stale)
-            .await?
-        {
-            QueryReply::RevokedClients { ca_epoch, clients } => (ca_epoch, clients),
-            other => return Err(super::unexpected(other)),
-        };
+        let RevokedClients {
+            ca_epoch,
+            clients: revoked,
+        } = self.replica.ask(ListRevoked, Consistency::Stale).await?;
         let number = revoked
             .iter()
             .filter_map(|c| c.revoked.as_ref().map(|r| r.log_index))

@@ -1,15 +1,14 @@
 //! The four router certificate slots: generate (signed by the cluster CA),
 //! CSR, import, activate, show, list and export.
 
-use std::net::{IpAddr, SocketAddr};
-
 use zeroize::Zeroizing;
 
-use super::{blocking, key_spec, validity, CertStore, CertStoreError};
+use super::{blocking, CertStore, CertStoreError};
 use crate::clock::{now_ms, now_s};
 use crate::domain::{
-    virtual_names, CertState, Command, DomainError, Origin, Reply, RequestKey, San, Settings,
-    SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord, Subject,
+    default_sans, import_warnings, pending_note, CertRequest, CertState, Command, DomainError,
+    KeySpec, Origin, PreparedCert, Reply, RequestKey, San, SealedCert, Settings, SlotCert, SlotCsr,
+    SlotId, SlotKind, SlotRecord, ROUTER_VALIDITY,
 };
 use crate::pki::{self, Bundle, PrivateKey};
 use crate::raft::Consistency;
@@ -17,13 +16,9 @@ use crate::raft::Consistency;
 /// The choices for a generated certificate or CSR.
 #[derive(Clone, Debug, Default)]
 pub struct CertOptions {
-    pub subject: Subject,
+    pub request: CertRequest,
+    /// Blank: rsa2048.
     pub key_type: String,
-    /// Extra names (`dns:…`, `ip:…` or bare).
-    pub san_add: Vec<String>,
-    /// Default names to leave out.
-    pub san_drop: Vec<String>,
-    pub no_default_sans: bool,
     pub validity_days: u32,
     pub activate: bool,
 }
@@ -53,9 +48,6 @@ pub struct CsrOutcome {
     pub log_index: u64,
 }
 
-const CERT_DEFAULT_DAYS: u32 = 825;
-const CERT_MAX_DAYS: u32 = 3650;
-
 impl CertStore {
     /// The slot `kind` names; for per-node kinds `node` 0 means this node, and
     /// the node must be a member.
@@ -82,18 +74,23 @@ impl CertStore {
             return Ok(done);
         }
         let settings = self.settings(Consistency::Linearizable).await?;
-        let (subject, sans, mut warnings) = self.prepare(slot, &opts, &settings)?;
-        let spec = key_spec(&opts.key_type)?;
-        let (not_before, not_after) =
-            validity(opts.validity_days, CERT_DEFAULT_DAYS, CERT_MAX_DAYS)?;
+        let PreparedCert {
+            subject,
+            sans,
+            mut warnings,
+        } = self.prepare(slot, opts.request, &settings)?;
+        let spec = KeySpec::parse_or(&opts.key_type, KeySpec::Rsa2048)?;
+        let now = now_s();
+        let window = ROUTER_VALIDITY.window(opts.validity_days, now)?;
         let ca = self
             .ca_view(Consistency::Linearizable)
             .await?
             .ca
             .ok_or(DomainError::NoCa)?;
-        let not_after = super::within_ca(&ca, not_after, &mut warnings)?;
-        let ca_key = self.open_key(&ca.sealed_key, &ca.summary.spki_sha256)?;
-        let ca_cert = ca.cert_der.clone();
+        let (window, warning) = window.within_ca(ca.cert.summary.not_after, now)?;
+        warnings.extend(warning);
+        let ca_key = self.open_sealed(&ca.cert)?;
+        let ca_cert = ca.cert.der.clone();
         let (cert, key) = blocking(move || {
             let key = PrivateKey::generate(spec)?;
             let cert = pki::sign_server_cert(
@@ -102,22 +99,22 @@ impl CertStore {
                 &subject,
                 &sans,
                 &key,
-                not_before,
-                not_after,
+                window.not_before,
+                window.not_after,
                 &pki::random_serial(),
             )?;
             Ok((cert, key))
         })
         .await?;
         let summary = pki::inspect(&cert)?;
-        let mut chain = vec![ca.cert_der.clone()];
-        chain.extend(ca.chain_der.iter().cloned());
         let slot_cert = SlotCert {
-            sealed_key: self.seal_key(&key)?,
-            cert_der: cert,
-            chain_der: chain,
-            summary,
-            origin: Origin::Generated,
+            cert: SealedCert {
+                sealed_key: self.seal_key(&key)?,
+                der: cert,
+                chain_der: ca.cert.chain_with_leaf().map(<[u8]>::to_vec).collect(),
+                summary,
+                origin: Origin::Generated,
+            },
             ca_epoch: Some(ca.epoch),
             installed_at_ms: now_ms(),
         };
@@ -165,8 +162,12 @@ impl CertStore {
             });
         }
         let settings = self.settings(Consistency::Linearizable).await?;
-        let (subject, sans, warnings) = self.prepare(slot, &opts, &settings)?;
-        let spec = key_spec(&opts.key_type)?;
+        let PreparedCert {
+            subject,
+            sans,
+            warnings,
+        } = self.prepare(slot, opts.request, &settings)?;
+        let spec = KeySpec::parse_or(&opts.key_type, KeySpec::Rsa2048)?;
         let subject_line = subject.one_line();
         let csr_sans = sans.clone();
         let (csr_der, key) = blocking(move || {
@@ -228,7 +229,7 @@ impl CertStore {
             Some(csr) => Some(self.open_key(&csr.sealed_key, &csr.spki_sha256)?),
             None => None,
         };
-        let ca_cert = ca.as_ref().map(|c| c.cert_der.clone());
+        let ca_cert = ca.as_ref().map(|c| c.cert.der.clone());
         let import = blocking(move || {
             let mut bundle = Bundle::default();
             for file in &files {
@@ -247,17 +248,7 @@ impl CertStore {
         let mut warnings = import.warnings.clone();
         let notes = import.notes.clone();
         let defaults = self.default_sans(slot, &settings);
-        let wanted: Vec<String> = defaults.iter().map(san_text).collect();
-        let missing = import.summary.missing_names(&wanted);
-        if !missing.is_empty() {
-            warnings.push(format!(
-                "the certificate does not name {} which the {slot} slot serves: clients reaching it by those names will refuse it",
-                missing.join(", ")
-            ));
-        }
-        if let Some(w) = cn_warning(slot, import.summary.common_name.as_deref(), &settings) {
-            warnings.push(w);
-        }
+        warnings.extend(import_warnings(slot, &import.summary, &defaults, &settings));
         let spki = import.key.spki_sha256();
         let from_csr = record
             .csr
@@ -265,11 +256,13 @@ impl CertStore {
             .filter(|c| c.spki_sha256 == spki)
             .map(|c| c.spki_sha256.clone());
         let slot_cert = SlotCert {
-            sealed_key: self.seal_key(&import.key)?,
-            cert_der: import.leaf,
-            chain_der: import.chain,
-            summary: import.summary,
-            origin: Origin::Imported,
+            cert: SealedCert {
+                sealed_key: self.seal_key(&import.key)?,
+                der: import.leaf,
+                chain_der: import.chain,
+                summary: import.summary,
+                origin: Origin::Imported,
+            },
             ca_epoch: ca
                 .as_ref()
                 .filter(|_| import.signed_by_cluster_ca)
@@ -360,15 +353,7 @@ impl CertStore {
                 slot: slot.to_string(),
                 state: state.to_string(),
             })?;
-        let mut pem = Zeroizing::new(pki::to_pem("CERTIFICATE", &cert.cert_der));
-        for c in &cert.chain_der {
-            pem.push_str(&pki::to_pem("CERTIFICATE", c));
-        }
-        if include_key {
-            let key = self.open_key(&cert.sealed_key, &cert.summary.spki_sha256)?;
-            pem.push_str(&key.to_pem());
-        }
-        Ok(pem)
+        self.export_pem(&cert.cert, include_key)
     }
 
     /// For a retried request that was applied before: the slot as it is now.
@@ -422,164 +407,23 @@ impl CertStore {
         })
     }
 
-    /// Validates the subject and works out the SAN list for a new
-    /// certificate or CSR; returns warnings to show.
+    /// The subject and SANs of a new certificate or CSR for `slot`.
     fn prepare(
         &self,
         slot: SlotId,
-        opts: &CertOptions,
+        request: CertRequest,
         settings: &Settings,
-    ) -> Result<(Subject, Vec<San>, Vec<String>), CertStoreError> {
-        let mut subject = opts.subject.clone();
-        if subject.country.trim().is_empty() {
-            subject.country = "US".into();
-        }
-        let (subject, mut warnings) = subject.validate()?;
+    ) -> Result<PreparedCert, CertStoreError> {
         let defaults = self.default_sans(slot, settings);
-        let mut drops = Vec::new();
-        for d in &opts.san_drop {
-            let san = San::parse(d)?;
-            if !defaults.contains(&san) {
-                return Err(DomainError::InvalidSan {
-                    value: d.clone(),
-                    reason: format!(
-                        "it is not one of the default names ({}), so there is nothing to drop",
-                        list(&defaults)
-                    ),
-                }
-                .into());
-            }
-            drops.push(san);
-        }
-        let mut sans: Vec<San> = if opts.no_default_sans {
-            Vec::new()
-        } else {
-            defaults
-                .into_iter()
-                .filter(|s| !drops.contains(s))
-                .collect()
-        };
-        for a in &opts.san_add {
-            let san = San::parse(a)?;
-            if !sans.contains(&san) {
-                sans.push(san);
-            }
-        }
-        // The CN names the router: an FQDN, host name or IP address. Clients
-        // match names against the SANs only, so it is one of them too (listed
-        // even when a wildcard covers it, as people look for it).
-        let cn = San::parse(&subject.common_name).map_err(|e| {
-            let reason = match e {
-                DomainError::InvalidSan { reason, .. } => reason,
-                other => other.to_string(),
-            };
-            DomainError::InvalidSubjectField {
-                field: "common_name".into(),
-                reason: format!(
-                    "{:?} is not an FQDN, host name or IP address: {reason}",
-                    subject.common_name
-                ),
-            }
-        })?;
-        if !sans.contains(&cn) {
-            sans.insert(0, cn);
-        }
-        if sans.is_empty() {
-            return Err(CertStoreError::NoSans);
-        }
-        if let Some(w) = cn_warning(slot, Some(&subject.common_name), settings) {
-            warnings.push(w);
-        }
-        Ok((subject, sans, warnings))
+        Ok(request.prepare(slot, settings, &defaults)?)
     }
 
-    /// The names a certificate for `slot` gets unless told otherwise.
+    /// The names a certificate for `slot` gets unless told otherwise, from
+    /// the address its node has as a member.
     pub fn default_sans(&self, slot: SlotId, settings: &Settings) -> Vec<San> {
-        let mut out = Vec::new();
-        let node_host = slot.node.and_then(|id| {
-            self.replica
-                .membership()
-                .into_iter()
-                .find(|m| m.id == id)
-                .and_then(|m| host_san(&m.addr))
-        });
-        let fqdn = settings
-            .remote_access_fqdn
-            .as_deref()
-            .and_then(|f| San::dns(f).ok());
-        match slot.kind {
-            SlotKind::Local => out.extend(node_host),
-            SlotKind::Remote => {
-                out.extend(fqdn);
-                out.extend(node_host);
-            }
-            SlotKind::LocalVirtual | SlotKind::RemoteVirtual => {
-                for name in virtual_names(settings) {
-                    out.extend(San::parse(&name).ok());
-                }
-                if slot.kind == SlotKind::RemoteVirtual {
-                    out.extend(fqdn);
-                }
-            }
-        }
-        let mut unique = Vec::new();
-        for s in out {
-            if !unique.contains(&s) {
-                unique.push(s);
-            }
-        }
-        unique
+        let member = slot
+            .node
+            .and_then(|id| self.replica.membership().into_iter().find(|m| m.id == id));
+        default_sans(slot, settings, member.as_ref().map(|m| m.addr.as_str()))
     }
-}
-
-/// The source document's warning when a remote certificate's CN is not the
-/// remote access FQDN.
-fn cn_warning(slot: SlotId, cn: Option<&str>, settings: &Settings) -> Option<String> {
-    let fqdn = settings.remote_access_fqdn.as_deref()?;
-    if !slot.kind.is_remote() {
-        return None;
-    }
-    let cn = cn.unwrap_or("");
-    (!cn.eq_ignore_ascii_case(fqdn)).then(|| {
-        format!("certificate subject CN {cn} does not match remote access configuration {fqdn}")
-    })
-}
-
-fn pending_note(slot: SlotId) -> String {
-    let node = slot
-        .node
-        .map(|n| format!(" --node {n}"))
-        .unwrap_or_default();
-    format!(
-        "the new certificate is pending: activate it with mrctl cert activate --slot {}{node}",
-        slot.kind
-    )
-}
-
-/// A SAN for the host part of `host:port`.
-fn host_san(addr: &str) -> Option<San> {
-    if let Ok(sa) = addr.parse::<SocketAddr>() {
-        return Some(San::Ip(sa.ip()));
-    }
-    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
-        Ok(ip) => Some(San::Ip(ip)),
-        Err(_) => San::dns(host).ok(),
-    }
-}
-
-/// A SAN as the bare name or address it stands for.
-pub fn san_text(san: &San) -> String {
-    match san {
-        San::Dns(d) => d.clone(),
-        San::Ip(ip) => ip.to_string(),
-    }
-}
-
-fn list(sans: &[San]) -> String {
-    if sans.is_empty() {
-        return "none".into();
-    }
-    sans.iter().map(san_text).collect::<Vec<_>>().join(", ")
 }

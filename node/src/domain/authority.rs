@@ -7,23 +7,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::certificate::{CertSummary, Origin};
+use super::sealed_cert::SealedCert;
 
 /// The installed CA.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaRecord {
     /// 1 for the first CA, +1 for every replacement.
     pub epoch: u64,
-    #[serde(with = "super::base64_bytes")]
-    pub cert_der: Vec<u8>,
-    /// Certificates above an imported intermediate CA, issuer first.
-    #[serde(with = "super::base64_bytes::list")]
-    pub chain_der: Vec<Vec<u8>>,
-    /// The CA private key (PKCS#8) sealed under the cluster seal key.
-    #[serde(with = "super::base64_bytes")]
-    pub sealed_key: Vec<u8>,
-    pub summary: CertSummary,
-    pub origin: Origin,
+    /// The CA certificate; its chain holds the certificates above an
+    /// imported intermediate CA.
+    pub cert: SealedCert,
     pub installed_at_ms: u64,
 }
 
@@ -31,30 +24,7 @@ impl fmt::Debug for CaRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CaRecord")
             .field("epoch", &self.epoch)
-            .field("subject", &self.summary.subject)
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A CA about to be installed; apply assigns the epoch.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewCa {
-    #[serde(with = "super::base64_bytes")]
-    pub cert_der: Vec<u8>,
-    #[serde(with = "super::base64_bytes::list")]
-    pub chain_der: Vec<Vec<u8>>,
-    #[serde(with = "super::base64_bytes")]
-    pub sealed_key: Vec<u8>,
-    pub summary: CertSummary,
-    pub origin: Origin,
-}
-
-impl fmt::Debug for NewCa {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewCa")
-            .field("subject", &self.summary.subject)
-            .field("origin", &self.origin)
+            .field("cert", &self.cert)
             .finish_non_exhaustive()
     }
 }

@@ -43,6 +43,16 @@ impl KeySpec {
     }
 }
 
+impl KeySpec {
+    /// Parses a key type a person gave, `default` when it is blank.
+    pub fn parse_or(value: &str, default: KeySpec) -> Result<KeySpec, DomainError> {
+        if value.trim().is_empty() {
+            return Ok(default);
+        }
+        value.parse()
+    }
+}
+
 impl fmt::Display for KeySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -94,7 +104,41 @@ UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 /// Longest value X.520 allows for the name attributes we write.
 const MAX_ATTRIBUTE_LEN: usize = 64;
 
+/// The country a subject gets when none is given.
+pub const DEFAULT_COUNTRY: &str = "US";
+
 impl Subject {
+    /// A router certificate's subject: the country defaults to
+    /// [`DEFAULT_COUNTRY`], then the fields are checked as by [`Subject::validate`].
+    pub fn for_router(self) -> Result<(Subject, Vec<String>), DomainError> {
+        self.with_default_country().validate()
+    }
+
+    /// A generated CA's subject: the common name defaults to the cluster
+    /// domain and the country to [`DEFAULT_COUNTRY`]; with neither a common
+    /// name nor a cluster domain it is refused.
+    pub fn for_ca(
+        mut self,
+        cluster_domain: Option<&str>,
+    ) -> Result<(Subject, Vec<String>), DomainError> {
+        if self.common_name.trim().is_empty() {
+            self.common_name = cluster_domain
+                .ok_or_else(|| DomainError::InvalidSubjectField {
+                    field: "common_name".into(),
+                    reason: "it is empty and no cluster domain is set to default to: set subject.common_name, or the cluster_domain setting".into(),
+                })?
+                .to_string();
+        }
+        self.with_default_country().validate()
+    }
+
+    fn with_default_country(mut self) -> Subject {
+        if self.country.trim().is_empty() {
+            self.country = DEFAULT_COUNTRY.into();
+        }
+        self
+    }
+
     /// Normalizes and checks the fields; returns warnings (e.g. a two-letter
     /// state). Empty optional fields become `None`.
     pub fn validate(mut self) -> Result<(Subject, Vec<String>), DomainError> {
@@ -214,6 +258,14 @@ impl San {
                 )),
                 Err(_) => San::dns(body).map_err(invalid),
             },
+        }
+    }
+
+    /// The bare name or address, without the `dns:`/`ip:` of [`fmt::Display`].
+    pub fn bare(&self) -> String {
+        match self {
+            San::Dns(d) => d.clone(),
+            San::Ip(ip) => ip.to_string(),
         }
     }
 

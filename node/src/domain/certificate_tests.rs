@@ -20,9 +20,9 @@ fn summary(sans: &[&str], spki: &str) -> CertSummary {
     }
 }
 
-fn new_ca(tag: &str) -> NewCa {
-    NewCa {
-        cert_der: tag.as_bytes().to_vec(),
+fn new_ca(tag: &str) -> SealedCert {
+    SealedCert {
+        der: tag.as_bytes().to_vec(),
         chain_der: vec![],
         sealed_key: b"sealed".to_vec(),
         summary: summary(&[], tag),
@@ -32,11 +32,13 @@ fn new_ca(tag: &str) -> NewCa {
 
 fn slot_cert(sans: &[&str], ca_epoch: Option<u64>) -> SlotCert {
     SlotCert {
-        cert_der: b"leaf".to_vec(),
-        chain_der: vec![],
-        sealed_key: b"sealed".to_vec(),
-        summary: summary(sans, "leafkey"),
-        origin: Origin::Generated,
+        cert: SealedCert {
+            der: b"leaf".to_vec(),
+            chain_der: vec![],
+            sealed_key: b"sealed".to_vec(),
+            summary: summary(sans, "leafkey"),
+            origin: Origin::Generated,
+        },
         ca_epoch,
         installed_at_ms: 1,
     }

@@ -6,8 +6,8 @@ use super::*;
 
 fn install_ca(s: &mut MemState, replaces: u64) {
     s.must_apply(Command::InstallCa {
-        ca: Box::new(NewCa {
-            cert_der: vec![replaces as u8],
+        ca: Box::new(SealedCert {
+            der: vec![replaces as u8],
             chain_der: vec![],
             sealed_key: vec![1],
             summary: super::tests::test_summary(vec![]),
@@ -322,8 +322,8 @@ fn a_batch_refuses_commands_that_may_not_be_batched_and_applies_the_rest() {
                 proposal(
                     3,
                     Command::InstallCa {
-                        ca: Box::new(NewCa {
-                            cert_der: vec![7],
+                        ca: Box::new(SealedCert {
+                            der: vec![7],
                             chain_der: vec![],
                             sealed_key: vec![1],
                             summary: super::tests::test_summary(vec![]),

@@ -5,9 +5,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::authority::{CaView, NewCa};
+use super::authority::CaView;
 use super::client::{ClientFilter, ClientPage, ClientRecord};
 use super::error::DomainError;
+use super::sealed_cert::SealedCert;
 use super::settings::{Settings, SettingsPatch};
 use super::slot::{SlotCert, SlotCsr, SlotId, SlotRecord};
 use super::StateDigest;
@@ -81,7 +82,7 @@ pub enum Command {
     /// Install a generated or imported CA, replacing the one at
     /// `replaces_epoch` (0: none). Replacing needs the explicit confirmation.
     InstallCa {
-        ca: Box<NewCa>,
+        ca: Box<SealedCert>,
         replaces_epoch: u64,
         confirm_invalidate_clients: bool,
     },

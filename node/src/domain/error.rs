@@ -124,6 +124,12 @@ pub enum DomainError {
     /// Revoking a client twice.
     #[error("client {id} was already revoked")]
     ClientAlreadyRevoked { id: String },
+    /// A validity longer than the kind of certificate may have.
+    #[error("validity must be between 1 and {max} days, got {days}")]
+    InvalidValidity { days: u32, max: u32 },
+    /// The CA's own validity has ended: it signs nothing more.
+    #[error("the certificate authority expired at {not_after}: generate or import a new one (mrctl ca generate | mrctl ca import)")]
+    CaExpired { not_after: String },
 }
 
 /// How much of a refused value an error repeats.

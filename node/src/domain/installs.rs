@@ -3,10 +3,11 @@
 //! cryptographic (keys, signatures, parsing) was done by the proposer; these
 //! rules only check the request against the state and write records.
 
-use super::authority::{CaRecord, CaView, NewCa};
+use super::authority::{CaRecord, CaView};
 use super::command::Reply;
 use super::error::DomainError;
 use super::key::Key;
+use super::sealed_cert::SealedCert;
 use super::settings::Settings;
 use super::slot::{SlotCert, SlotCsr, SlotId, SlotKind, SlotRecord};
 use super::state::{put, read, StateView, Step};
@@ -36,7 +37,7 @@ pub(super) fn ca_view<V: StateView>(view: &V) -> Result<CaView, V::Error> {
 
 pub(super) fn install_ca<V: StateView>(
     view: &V,
-    ca: &NewCa,
+    ca: &SealedCert,
     replaces_epoch: u64,
     confirmed: bool,
     at_ms: u64,
@@ -57,11 +58,7 @@ pub(super) fn install_ca<V: StateView>(
     let epoch = current_epoch + 1;
     let record = CaRecord {
         epoch,
-        cert_der: ca.cert_der.clone(),
-        chain_der: ca.chain_der.clone(),
-        sealed_key: ca.sealed_key.clone(),
-        summary: ca.summary.clone(),
-        origin: ca.origin,
+        cert: ca.clone(),
         installed_at_ms: at_ms,
     };
     Ok(Ok((
@@ -161,7 +158,7 @@ pub(super) fn virtual_cert_warnings<V: StateView>(
         let Some(active) = record.and_then(|r| r.active) else {
             continue;
         };
-        let missing = active.summary.missing_names(&names);
+        let missing = active.cert.summary.missing_names(&names);
         if !missing.is_empty() {
             warnings.push(format!(
                 "the active {kind} certificate does not name {}: clients that connect by that name \
@@ -189,7 +186,7 @@ fn check_virtual_names<V: StateView>(
             slot: slot.to_string(),
         }));
     }
-    let missing = cert.summary.missing_names(&virtual_names(&settings));
+    let missing = cert.cert.summary.missing_names(&virtual_names(&settings));
     if missing.is_empty() {
         Ok(Ok(()))
     } else {

@@ -7,8 +7,10 @@ use super::slot::SlotId;
 
 /// Version of the stored encoding (records, log entries, snapshot files);
 /// bumped on incompatible changes. 2: byte fields as base64; 3: Raft log
-/// entries in postcard.
-pub const FORMAT_VERSION: u32 = 3;
+/// entries in postcard; 4: a certificate with its chain, sealed key, summary
+/// and origin as one `cert` object in the CA and slot records (older backups
+/// are upgraded as they are restored, see `upgrade`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Prefix of the keys that hold domain records.
 pub const DOMAIN_PREFIX: &[u8] = b"d/";
@@ -16,6 +18,8 @@ pub const DOMAIN_PREFIX: &[u8] = b"d/";
 /// Key prefixes of the client records and their indexes. Ids and user names
 /// never contain `/` (see `validate_client_name`), so the last segment of an
 /// index key is always the client id.
+pub const KEY_CA: &str = "d/ca";
+pub const SLOT_PREFIX: &str = "d/slot/";
 pub const COUNT_PREFIX: &str = "d/clients/count/";
 pub const NODE_ENDPOINTS_PREFIX: &str = "d/node-endpoints/";
 pub const CLIENT_PREFIX: &str = "d/client/";
@@ -54,10 +58,10 @@ impl Key {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Key::Settings => b"d/settings".to_vec(),
-            Key::Ca => b"d/ca".to_vec(),
+            Key::Ca => KEY_CA.as_bytes().to_vec(),
             Key::Slot(slot) => match slot.node {
-                Some(node) => format!("d/slot/{}/{node}", slot.kind).into_bytes(),
-                None => format!("d/slot/{}", slot.kind).into_bytes(),
+                Some(node) => format!("{SLOT_PREFIX}{}/{node}", slot.kind).into_bytes(),
+                None => format!("{SLOT_PREFIX}{}", slot.kind).into_bytes(),
             },
             Key::ClientCount(epoch) => format!("{COUNT_PREFIX}{epoch:016x}").into_bytes(),
             Key::NodeEndpoints(node) => format!("{NODE_ENDPOINTS_PREFIX}{node:016x}").into_bytes(),

@@ -9,8 +9,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::certificate::{CertSummary, Origin, San};
+use super::certificate::San;
 use super::error::DomainError;
+use super::sealed_cert::SealedCert;
 
 /// Which of the four router certificates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,33 +94,13 @@ impl fmt::Display for SlotId {
     }
 }
 
-/// A certificate installed in a slot, with its chain and sealed key.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A certificate installed in a slot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotCert {
-    #[serde(with = "super::base64_bytes")]
-    pub cert_der: Vec<u8>,
-    /// Issuer first, upward; without the leaf.
-    #[serde(with = "super::base64_bytes::list")]
-    pub chain_der: Vec<Vec<u8>>,
-    /// The private key (PKCS#8) sealed under the cluster seal key.
-    #[serde(with = "super::base64_bytes")]
-    pub sealed_key: Vec<u8>,
-    pub summary: CertSummary,
-    pub origin: Origin,
+    pub cert: SealedCert,
     /// The CA epoch that signed it, when our CA did.
     pub ca_epoch: Option<u64>,
     pub installed_at_ms: u64,
-}
-
-impl fmt::Debug for SlotCert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlotCert")
-            .field("subject", &self.summary.subject)
-            .field("serial", &self.summary.serial)
-            .field("origin", &self.origin)
-            .field("ca_epoch", &self.ca_epoch)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The slot's certificate signing request and its sealed key.

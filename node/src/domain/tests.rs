@@ -403,8 +403,8 @@ fn arb_cert_command() -> impl Strategy<Value = Command> {
     ];
     prop_oneof![
         (0u64..3, any::<bool>()).prop_map(|(replaces, confirm)| Command::InstallCa {
-            ca: Box::new(NewCa {
-                cert_der: vec![1, 2, 3],
+            ca: Box::new(SealedCert {
+                der: vec![1, 2, 3],
                 chain_der: vec![],
                 sealed_key: vec![9; 8],
                 summary: test_summary(vec![]),
@@ -422,11 +422,13 @@ fn arb_cert_command() -> impl Strategy<Value = Command> {
             .prop_map(|(slot, sans, ca_epoch, activate)| Command::PutSlotCert {
                 slot,
                 cert: Box::new(SlotCert {
-                    cert_der: vec![4, 5],
-                    chain_der: vec![],
-                    sealed_key: vec![7; 8],
-                    summary: test_summary(sans),
-                    origin: Origin::Imported,
+                    cert: SealedCert {
+                        der: vec![4, 5],
+                        chain_der: vec![],
+                        sealed_key: vec![7; 8],
+                        summary: test_summary(sans),
+                        origin: Origin::Imported,
+                    },
                     ca_epoch,
                     installed_at_ms: 5,
                 }),

@@ -18,12 +18,12 @@ use super::error::ReplicaError;
 use super::forward::{ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, VirtualListeners};
 use super::network::{decode, encode, Peers};
 use super::removal::Removal;
-use super::snapshot_file::{SnapshotFileError, SnapshotReader};
+use super::snapshot_file::SnapshotReader;
 use super::state_machine::{StateMachine, StateReader};
 use super::types::{Raft, TypeConfig};
 use crate::clock::now_ms;
 use crate::domain::{
-    self, Command, Key, Proposal, Query, QueryReply, Reply, RequestId, RequestKey, StateDigest,
+    self, Command, Proposal, Query, QueryReply, Read, Reply, RequestId, RequestKey, StateDigest,
 };
 
 /// How fresh a read must be.
@@ -44,9 +44,6 @@ pub struct RestoreProgress {
     pub written: u64,
     pub total: u64,
 }
-
-/// Raw records (key, value) read from a snapshot file.
-type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// How long to look for a leader before giving up.
 const LEADER_WAIT: Duration = Duration::from_secs(10);
@@ -723,27 +720,10 @@ impl Replica {
             });
         }
         let file = path.to_path_buf();
-        // The backup's listener records name the nodes it was saved from:
-        // they are left out (and out of the digest to reach), and this
-        // cluster's nodes keep their own.
-        let mut digest = header.digest;
-        let (records, digest) = tokio::task::spawn_blocking(
-            move || -> Result<(Records, StateDigest), SnapshotFileError> {
-                let mut reader = SnapshotReader::open(&file)?;
-                let mut out = Vec::new();
-                reader.for_each_record(|k, v| {
-                    if Key::is_node_reported(k) {
-                        digest.update(k, Some(v), None);
-                    } else if Key::is_domain(k) {
-                        out.push((k.to_vec(), v.to_vec()));
-                    }
-                    Ok(())
-                })?;
-                Ok((out, digest))
-            },
-        )
-        .await
-        .map_err(|e| ReplicaError::storage("snapshot read", e))??;
+        let (records, digest) =
+            tokio::task::spawn_blocking(move || SnapshotReader::records_to_restore(&file))
+                .await
+                .map_err(|e| ReplicaError::storage("snapshot read", e))??;
         let total = records.len() as u64;
         // Request ids unique to this invocation: a retried step is applied once,
         // while a later restore is judged afresh (an interrupted one resumes
@@ -829,4 +809,24 @@ pub fn validate_addr(addr: &str) -> Result<(), ReplicaError> {
 
 fn random_request_id() -> RequestId {
     RequestId(crate::pki::random_array())
+}
+
+/// Typed reads: the reply kind checked once, here.
+impl Replica {
+    /// Reads `read` at `consistency` and returns its typed answer.
+    pub async fn ask<R: Read>(
+        &self,
+        read: R,
+        consistency: Consistency,
+    ) -> Result<R::Answer, ReplicaError> {
+        let reply = self.read(read.into_query(), consistency).await?;
+        R::answer(reply).map_err(|other| ReplicaError::unexpected(R::NAME, &other))
+    }
+
+    /// [`Replica::ask`] from this node's applied state (sync: usable from a
+    /// TLS handshake).
+    pub fn ask_local<R: Read>(&self, read: R) -> Result<R::Answer, ReplicaError> {
+        let reply = self.query_local(&read.into_query())?;
+        R::answer(reply).map_err(|other| ReplicaError::unexpected(R::NAME, &other))
+    }
 }

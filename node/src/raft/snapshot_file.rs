@@ -37,6 +37,9 @@ pub struct SnapshotHeader {
     pub created_at_ms: u64,
 }
 
+/// Raw records (key, value).
+pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Why a snapshot file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotFileError {
@@ -60,6 +63,9 @@ pub enum SnapshotFileError {
     Digest { header: String, computed: String },
     #[error("the snapshot file is corrupt: a record is larger than 64 MiB")]
     Oversized,
+    /// A record of an older format that cannot be upgraded.
+    #[error("the snapshot file is corrupt: {0}")]
+    Record(#[from] crate::domain::CorruptRecord),
 }
 
 /// Writes a snapshot file record by record.
@@ -138,8 +144,8 @@ impl SnapshotReader {
         let raw = r.read_vec(len as usize)?;
         let header: SnapshotHeader =
             serde_json::from_slice(&raw).map_err(|e| SnapshotFileError::Header(e.to_string()))?;
-        // Format 3 changed only the log's encoding: snapshot files (backups)
-        // written by format 2 hold the same records.
+        // Files (backups) of formats 2 and 3 are read too: a restore upgrades
+        // their records (`domain::upgrade_record`).
         if !(2..=crate::domain::FORMAT_VERSION).contains(&header.format) {
             return Err(SnapshotFileError::Format {
                 found: header.format,
@@ -150,7 +156,33 @@ impl SnapshotReader {
         Ok(r)
     }
 
-    /// Reads only the header.
+    /// The records of the backup at `path` to restore, as this version stores
+    /// them, and the digest they make. The backup's listener records name the
+    /// nodes it was saved from: they are left out (and out of the digest), and
+    /// this cluster's nodes keep their own. Records of an older format are
+    /// upgraded, and the digest follows them.
+    pub fn records_to_restore(path: &Path) -> Result<(Records, StateDigest), SnapshotFileError> {
+        let mut reader = Self::open(path)?;
+        let format = reader.header.format;
+        let mut digest = reader.header.digest;
+        let mut out = Vec::new();
+        reader.for_each_record(|k, v| {
+            if crate::domain::Key::is_node_reported(k) {
+                digest.update(k, Some(v), None);
+            } else if crate::domain::Key::is_domain(k) {
+                match crate::domain::upgrade_record(k, v, format)? {
+                    Some(upgraded) => {
+                        digest.update(k, Some(v), Some(&upgraded));
+                        out.push((k.to_vec(), upgraded));
+                    }
+                    None => out.push((k.to_vec(), v.to_vec())),
+                }
+            }
+            Ok(())
+        })?;
+        Ok((out, digest))
+    }
+
     /// Whether `data`, arriving at byte `offset` of a file, can be part of a
     /// snapshot file's start (its magic bytes): lets a receiver refuse junk
     /// at once instead of after writing all of it.
@@ -163,6 +195,7 @@ impl SnapshotReader {
         data[..n] == MAGIC[offset..offset + n]
     }
 
+    /// Reads only the header.
     pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotFileError> {
         Ok(Self::open(path)?.header)
     }

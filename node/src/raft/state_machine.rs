@@ -357,6 +357,14 @@ impl StateMachine {
         path: &Path,
     ) -> io::Result<AppliedInfo> {
         let (header, _) = SnapshotReader::verify(path).map_err(io::Error::other)?;
+        // Records are installed as they are: only a backup restored through
+        // `Replica::restore` is upgraded from an older format.
+        if header.format != FORMAT_VERSION {
+            return Err(io::Error::other(format!(
+                "the leader sent a snapshot of format {} but this node stores format {FORMAT_VERSION}: every node of a cluster must run the same mrd version",
+                header.format
+            )));
+        }
         if header.seal_key_id != self.seal_key_id {
             return Err(io::Error::other(format!(
                 "snapshot was sealed with key {} but this node has key {}",

@@ -46,7 +46,7 @@ pub enum StoreError {
         stored_key_id: String,
         configured_key_id: String,
     },
-    #[error("data dir {dir} holds format version {found}; this mrd supports {supported}")]
+    #[error("data dir {dir} holds format version {found}; this mrd supports {supported}: upgrade through a backup (mrctl snapshot save with the mrd that wrote it, mrctl snapshot restore into a fresh cluster; see the README)")]
     Format {
         dir: PathBuf,
         found: u32,

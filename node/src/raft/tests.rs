@@ -234,3 +234,82 @@ async fn a_large_snapshot_installs_in_batches_and_an_interrupted_install_is_redo
         "{err}"
     );
 }
+
+/// A CA record as formats 2 and 3 stored it: the certificate fields flat.
+const FORMAT_3_CA: &[u8] = br#"{"epoch":1,"cert_der":"AQID","chain_der":[],"sealed_key":"BgcI","summary":{"subject":"CN=mr.example.com, C=US","common_name":"mr.example.com","issuer":"CN=mr.example.com, C=US","serial":"01","not_before":1,"not_after":2,"sans":[],"key_type":"ecdsa-p256","fingerprint_sha256":"AA","spki_sha256":"bb","is_ca":true},"origin":"Generated","installed_at_ms":5}"#;
+
+#[test]
+fn a_format_3_backup_restores_as_format_4_records_with_their_digest() {
+    let dir = TempDir::new().unwrap();
+    let old: [(&[u8], &[u8]); 3] = [
+        (b"d/ca", FORMAT_3_CA),
+        (b"d/node-endpoints/0000000000000002", b"{}"),
+        (b"d/settings", b"{\"revision\":1}"),
+    ];
+    let mut digest = StateDigest::default();
+    for (k, v) in old {
+        digest.update(k, None, Some(v));
+    }
+    let path = dir.path().join("old.snap");
+    let mut w = SnapshotWriter::create(
+        &path,
+        &SnapshotHeader {
+            format: 3,
+            ..header(digest)
+        },
+    )
+    .unwrap();
+    for (k, v) in old {
+        w.record(k, v).unwrap();
+    }
+    w.finish().unwrap();
+
+    let (records, digest) = SnapshotReader::records_to_restore(&path).unwrap();
+    let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
+    assert_eq!(
+        keys,
+        [b"d/ca".as_slice(), b"d/settings"],
+        "listener records stay out"
+    );
+    let ca: crate::domain::CaRecord = serde_json::from_slice(&records[0].1).unwrap();
+    assert_eq!(
+        (ca.epoch, ca.cert.der.as_slice()),
+        (1, [1u8, 2, 3].as_slice())
+    );
+    assert_eq!(
+        records[1].1, b"{\"revision\":1}",
+        "other records as they were"
+    );
+    let mut expected = StateDigest::default();
+    for (k, v) in &records {
+        expected.update(k, None, Some(v));
+    }
+    assert_eq!(
+        digest, expected,
+        "the digest is that of the records restored"
+    );
+}
+
+#[test]
+fn a_format_3_backup_with_a_damaged_certificate_record_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let damaged: &[u8] = b"{\"epoch\":1}";
+    let mut digest = StateDigest::default();
+    digest.update(b"d/ca", None, Some(damaged));
+    let path = dir.path().join("old.snap");
+    let mut w = SnapshotWriter::create(
+        &path,
+        &SnapshotHeader {
+            format: 3,
+            ..header(digest)
+        },
+    )
+    .unwrap();
+    w.record(b"d/ca", damaged).unwrap();
+    w.finish().unwrap();
+    let e = SnapshotReader::records_to_restore(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the snapshot file is corrupt: stored record d/ca does not decode: the certificate has no cert_der"
+    );
+}

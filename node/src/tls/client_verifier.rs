@@ -17,7 +17,7 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::domain::{CaView, ClientRecord, ClientState, Query, QueryReply};
+use crate::domain::{CaView, ClientRecord, ClientState, ReadCa, ReadClient};
 use crate::pki;
 use crate::raft::Replica;
 
@@ -29,20 +29,12 @@ pub trait ClientSource: Send + Sync {
 
 impl ClientSource for Replica {
     fn ca(&self) -> Option<(u64, Vec<u8>)> {
-        match self.query_local(&Query::Ca) {
-            Ok(QueryReply::Ca(view)) => {
-                let CaView { ca, .. } = *view;
-                ca.map(|c| (c.epoch, c.cert_der))
-            }
-            _ => None,
-        }
+        let CaView { ca, .. } = self.ask_local(ReadCa).ok()?;
+        ca.map(|c| (c.epoch, c.cert.der))
     }
 
     fn client(&self, id: &str) -> Option<ClientRecord> {
-        match self.query_local(&Query::Client(id.to_string())) {
-            Ok(QueryReply::Client { client, .. }) => client.map(|c| *c),
-            _ => None,
-        }
+        self.ask_local(ReadClient(id.to_string())).ok()?.client
     }
 }
 

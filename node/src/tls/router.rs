@@ -19,7 +19,7 @@ use super::listener::{serve, ListenerContext, ListenerTls};
 use super::slot_resolver::SlotResolver;
 use crate::certstore::CertStore;
 use crate::config::ListenerConfig;
-use crate::domain::{Command, NodeEndpoints, Query, QueryReply, SlotId, SlotKind};
+use crate::domain::{Command, NodeEndpoints, ReadNodeEndpoints, ReadSettings, SlotId, SlotKind};
 use crate::pki::SealKey;
 use crate::raft::{Replica, VirtualListeners};
 
@@ -272,12 +272,10 @@ async fn open_virtual(
 /// receive them when provisioned), once the cluster can take the write.
 async fn report_endpoints(replica: Arc<Replica>, endpoints: NodeEndpoints) {
     loop {
-        let recorded = match replica.query_local(&Query::NodeEndpoints) {
-            Ok(QueryReply::NodeEndpoints(all)) => {
-                all.into_iter().find(|e| e.node == endpoints.node)
-            }
-            _ => None,
-        };
+        let recorded = replica
+            .ask_local(ReadNodeEndpoints)
+            .ok()
+            .and_then(|all| all.into_iter().find(|e| e.node == endpoints.node));
         if recorded.as_ref() == Some(&endpoints) {
             return;
         }
@@ -301,8 +299,5 @@ fn leads_with_quorum(replica: &Replica, lease: Duration) -> bool {
 }
 
 fn virtual_address(replica: &Replica) -> Option<IpAddr> {
-    match replica.query_local(&Query::Settings) {
-        Ok(QueryReply::Settings(s)) => s.virtual_address,
-        _ => None,
-    }
+    replica.ask_local(ReadSettings).ok()?.virtual_address
 }

@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::domain::{Query, QueryReply, SlotCert, SlotId};
+use crate::domain::{ReadSlots, SlotCert, SlotId};
 use crate::pki::{self, PkiError, SealKey};
 use crate::raft::Replica;
 
@@ -22,9 +22,8 @@ pub trait SlotSource: Send + Sync {
 
 impl SlotSource for Replica {
     fn active(&self, slot: SlotId) -> Option<SlotCert> {
-        match self.query_local(&Query::Slots(vec![slot])) {
-            Ok(QueryReply::Slots(mut slots)) => slots.pop().and_then(|(_, r)| r.active),
-            Ok(_) => None,
+        match self.ask_local(ReadSlots(vec![slot])) {
+            Ok(mut slots) => slots.pop().and_then(|(_, r)| r.active),
             Err(e) => {
                 tracing::warn!(%slot, error = %e, "cannot read the slot for a handshake");
                 None
@@ -45,13 +44,14 @@ struct Served {
 impl Served {
     fn of(cert: &SlotCert) -> Self {
         Self {
-            fingerprint: cert.summary.fingerprint_sha256.clone(),
-            chain_der: cert.chain_der.clone(),
+            fingerprint: cert.cert.summary.fingerprint_sha256.clone(),
+            chain_der: cert.cert.chain_der.clone(),
         }
     }
 
     fn is(&self, cert: &SlotCert) -> bool {
-        self.fingerprint == cert.summary.fingerprint_sha256 && self.chain_der == cert.chain_der
+        self.fingerprint == cert.cert.summary.fingerprint_sha256
+            && self.chain_der == cert.cert.chain_der
     }
 }
 
@@ -107,8 +107,8 @@ impl SlotResolver {
             Ok(key) => {
                 tracing::info!(
                     slot = %self.slot,
-                    serial = %active.summary.serial,
-                    chain = active.chain_der.len(),
+                    serial = %active.cert.summary.serial,
+                    chain = active.cert.chain_der.len(),
                     "serving a new certificate"
                 );
                 *loaded = Some(Loaded {
@@ -134,7 +134,7 @@ impl ResolvesServerCert for SlotResolver {
 
 /// Leaf, chain and signing key of a slot certificate, ready for rustls.
 fn certified_key(seal: &SealKey, cert: &SlotCert) -> Result<Arc<CertifiedKey>, PkiError> {
-    let key = pki::open_private_key(seal, &cert.sealed_key, &cert.summary.spki_sha256)?;
+    let key = pki::open_private_key(seal, &cert.cert.sealed_key, &cert.cert.summary.spki_sha256)?;
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()));
     let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| {
         PkiError::InvalidKey {
@@ -142,8 +142,11 @@ fn certified_key(seal: &SealKey, cert: &SlotCert) -> Result<Arc<CertifiedKey>, P
             reason: e.to_string(),
         }
     })?;
-    let mut chain = vec![CertificateDer::from(cert.cert_der.clone())];
-    chain.extend(cert.chain_der.iter().cloned().map(CertificateDer::from));
+    let chain = cert
+        .cert
+        .chain_with_leaf()
+        .map(|der| CertificateDer::from(der.to_vec()))
+        .collect();
     Ok(Arc::new(CertifiedKey::new(chain, signer)))
 }
 

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use super::*;
-use crate::domain::{KeySpec, Origin, San, SlotKind, Subject};
+use crate::domain::{KeySpec, Origin, San, SealedCert, SlotKind, Subject};
 use crate::pki::PrivateKey;
 use crate::tls::test_handshake;
 
@@ -67,11 +67,13 @@ impl Pki {
         )
         .unwrap();
         SlotCert {
-            summary: pki::inspect(&der).unwrap(),
-            cert_der: der,
-            chain_der: vec![self.ca_cert.clone()],
-            sealed_key: pki::seal_private_key(&self.seal, &key).unwrap(),
-            origin: Origin::Generated,
+            cert: SealedCert {
+                summary: pki::inspect(&der).unwrap(),
+                der,
+                chain_der: vec![self.ca_cert.clone()],
+                sealed_key: pki::seal_private_key(&self.seal, &key).unwrap(),
+                origin: Origin::Generated,
+            },
             ca_epoch: Some(1),
             installed_at_ms: 0,
         }
@@ -145,14 +147,14 @@ fn activation_is_served_at_the_next_handshake() {
     *stub.0.lock().unwrap() = Some(first.clone());
     assert_eq!(
         handshake(pki.client(), server.clone()).unwrap(),
-        first.cert_der
+        first.cert.der
     );
     assert_eq!(
         handshake(pki.client(), server.clone()).unwrap(),
-        first.cert_der
+        first.cert.der
     );
     *stub.0.lock().unwrap() = Some(second.clone());
-    assert_eq!(handshake(pki.client(), server).unwrap(), second.cert_der);
+    assert_eq!(handshake(pki.client(), server).unwrap(), second.cert.der);
 }
 
 #[test]
@@ -169,7 +171,7 @@ fn a_key_sealed_under_another_seal_key_keeps_the_last_good_certificate() {
     assert!(resolver.current().is_some());
     *stub.0.lock().unwrap() = Some(foreign);
     let served = resolver.current().expect("the last good certificate");
-    assert_eq!(served.cert[0].as_ref(), good.cert_der.as_slice());
+    assert_eq!(served.cert[0].as_ref(), good.cert.der.as_slice());
 }
 
 #[test]
@@ -178,7 +180,7 @@ fn the_same_leaf_reimported_with_another_chain_serves_the_new_chain() {
     let first = pki.slot_cert(KeySpec::EcdsaP256);
     let mut fixed = first.clone();
     let other_intermediate = Pki::new().ca_cert;
-    fixed.chain_der = vec![other_intermediate.clone(), pki.ca_cert.clone()];
+    fixed.cert.chain_der = vec![other_intermediate.clone(), pki.ca_cert.clone()];
     let stub = Arc::new(Stub(Mutex::new(Some(first.clone()))));
     let resolver = Arc::new(SlotResolver::new(
         stub.clone(),
@@ -188,12 +190,12 @@ fn the_same_leaf_reimported_with_another_chain_serves_the_new_chain() {
     let server = server(resolver);
     assert_eq!(
         presented(pki.client(), server.clone()).unwrap(),
-        vec![first.cert_der.clone(), pki.ca_cert.clone()]
+        vec![first.cert.der.clone(), pki.ca_cert.clone()]
     );
     *stub.0.lock().unwrap() = Some(fixed.clone());
     assert_eq!(
         presented(pki.client(), server).unwrap(),
-        vec![first.cert_der, other_intermediate, pki.ca_cert.clone()],
+        vec![first.cert.der, other_intermediate, pki.ca_cert.clone()],
         "the chain re-imported with the same leaf is served at the next handshake"
     );
 }
