@@ -27,8 +27,3 @@ fn consistency(stale: bool) -> Consistency {
         Consistency::Linearizable
     }
 }
-
-/// A reply of the wrong kind for the request: a bug, reported as INTERNAL.
-fn unexpected(reply: impl std::fmt::Debug) -> tonic::Status {
-    crate::raft::ReplicaError::unexpected("an API read", &reply).into()
-}

@@ -15,9 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::settings::request_id;
 use super::ApiError;
 use crate::domain::{LookupWrite, WriteLookup};
-use crate::raft::{
-    Consistency, ForwardRequest, ForwardResponse, MemberInfo, NodeStatus, Replica, ReplicaError,
-};
+use crate::raft::{Consistency, ForwardRequest, MemberInfo, NodeStatus, Replica, ReplicaError};
 
 const CHUNK: usize = 1 << 20;
 
@@ -34,12 +32,8 @@ impl ClusterApi {
         &self,
         req: ForwardRequest,
     ) -> Result<Response<pb::MembershipReply>, Status> {
-        match self.replica.execute(req).await? {
-            ForwardResponse::Membership { members, log_index } => {
-                Ok(Response::new(membership_reply(members, log_index)))
-            }
-            other => Err(super::unexpected(other)),
-        }
+        let (members, log_index) = self.replica.change_membership(req).await?;
+        Ok(Response::new(membership_reply(members, log_index)))
     }
 }
 
@@ -198,16 +192,8 @@ impl ClusterRpc for ClusterApi {
         request: Request<pb::TransferLeaderRequest>,
     ) -> Result<Response<pb::TransferLeaderReply>, Status> {
         let to = request.into_inner().to;
-        match self
-            .replica
-            .execute(ForwardRequest::TransferLeader { to })
-            .await?
-        {
-            ForwardResponse::Leader { id } => {
-                Ok(Response::new(pb::TransferLeaderReply { leader_id: id }))
-            }
-            other => Err(super::unexpected(other)),
-        }
+        let leader_id = self.replica.hand_over_leadership(to).await?;
+        Ok(Response::new(pb::TransferLeaderReply { leader_id }))
     }
 
     async fn trigger_snapshot(
@@ -215,19 +201,11 @@ impl ClusterRpc for ClusterApi {
         request: Request<pb::TriggerSnapshotRequest>,
     ) -> Result<Response<pb::TriggerSnapshotReply>, Status> {
         let purge_log = request.into_inner().purge_log;
-        match self
-            .replica
-            .execute(ForwardRequest::TriggerSnapshot { purge_log })
-            .await?
-        {
-            ForwardResponse::Snapshot { node_id, index } => {
-                Ok(Response::new(pb::TriggerSnapshotReply {
-                    node_id,
-                    snapshot_index: index,
-                }))
-            }
-            other => Err(super::unexpected(other)),
-        }
+        let (node_id, snapshot_index) = self.replica.snapshot_now(purge_log).await?;
+        Ok(Response::new(pb::TriggerSnapshotReply {
+            node_id,
+            snapshot_index,
+        }))
     }
 
     type SnapshotSaveStream = ChunkStream;
