@@ -70,6 +70,15 @@ fn header(digest: StateDigest) -> SnapshotHeader {
 }
 
 fn write_file(dir: &TempDir, records: &[(&[u8], &[u8])]) -> std::path::PathBuf {
+    write_file_of_format(dir, crate::domain::FORMAT_VERSION, records)
+}
+
+/// A snapshot file as a node of stored `format` writes it.
+fn write_file_of_format(
+    dir: &TempDir,
+    format: u32,
+    records: &[(&[u8], &[u8])],
+) -> std::path::PathBuf {
     let mut digest = StateDigest::default();
     for (k, v) in records {
         if Key::is_domain(k) {
@@ -77,7 +86,11 @@ fn write_file(dir: &TempDir, records: &[(&[u8], &[u8])]) -> std::path::PathBuf {
         }
     }
     let path = dir.path().join("s.snap");
-    let mut w = SnapshotWriter::create(&path, &header(digest)).unwrap();
+    let header = SnapshotHeader {
+        format,
+        ..header(digest)
+    };
+    let mut w = SnapshotWriter::create(&path, &header).unwrap();
     for (k, v) in records {
         w.record(k, v).unwrap();
     }
@@ -241,28 +254,15 @@ const FORMAT_3_CA: &[u8] = br#"{"epoch":1,"cert_der":"AQID","chain_der":[],"seal
 #[test]
 fn a_format_3_backup_restores_as_format_4_records_with_their_digest() {
     let dir = TempDir::new().unwrap();
-    let old: [(&[u8], &[u8]); 3] = [
-        (b"d/ca", FORMAT_3_CA),
-        (b"d/node-endpoints/0000000000000002", b"{}"),
-        (b"d/settings", b"{\"revision\":1}"),
-    ];
-    let mut digest = StateDigest::default();
-    for (k, v) in old {
-        digest.update(k, None, Some(v));
-    }
-    let path = dir.path().join("old.snap");
-    let mut w = SnapshotWriter::create(
-        &path,
-        &SnapshotHeader {
-            format: 3,
-            ..header(digest)
-        },
-    )
-    .unwrap();
-    for (k, v) in old {
-        w.record(k, v).unwrap();
-    }
-    w.finish().unwrap();
+    let path = write_file_of_format(
+        &dir,
+        3,
+        &[
+            (b"d/ca", FORMAT_3_CA),
+            (b"d/node-endpoints/0000000000000002", b"{}"),
+            (b"d/settings", b"{\"revision\":1}"),
+        ],
+    );
 
     let (records, digest) = SnapshotReader::records_to_restore(&path).unwrap();
     let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
@@ -293,20 +293,7 @@ fn a_format_3_backup_restores_as_format_4_records_with_their_digest() {
 #[test]
 fn a_format_3_backup_with_a_damaged_certificate_record_is_refused() {
     let dir = TempDir::new().unwrap();
-    let damaged: &[u8] = b"{\"epoch\":1}";
-    let mut digest = StateDigest::default();
-    digest.update(b"d/ca", None, Some(damaged));
-    let path = dir.path().join("old.snap");
-    let mut w = SnapshotWriter::create(
-        &path,
-        &SnapshotHeader {
-            format: 3,
-            ..header(digest)
-        },
-    )
-    .unwrap();
-    w.record(b"d/ca", damaged).unwrap();
-    w.finish().unwrap();
+    let path = write_file_of_format(&dir, 3, &[(b"d/ca", b"{\"epoch\":1}")]);
     let e = SnapshotReader::records_to_restore(&path).unwrap_err();
     assert_eq!(
         e.to_string(),
