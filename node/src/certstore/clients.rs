@@ -253,8 +253,8 @@ impl CertStore {
         signer: Arc<pki::CaSigner>,
         job: &ClientCertJob,
     ) -> Result<ClientRecord, CertStoreError> {
-        // The CA's end caps the window silently: a client certificate has no
-        // one to read a warning at provisioning time.
+        // The CA's end caps the window. Its warning is not passed on (as
+        // before this code moved): the replies' `warnings` could carry it.
         let (window, _) = job.window.within_ca(ca.cert.summary.not_after, now_s())?;
         let (id, user, spki) = (job.id.clone(), job.user.clone(), job.spki_der.clone());
         let cert = blocking(move || {
