@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use mrouter_proto::connect::Connector;
 use mrouter_proto::v1::certificate_authority_client::CertificateAuthorityClient;
 use mrouter_proto::v1::clients_client::ClientsClient;
 use mrouter_proto::v1::cluster_client::ClusterClient;
@@ -22,17 +23,19 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::etcd::{pb, KvClient};
 
-/// A lazily connected channel to each address (reconnects after a restart).
-pub fn channels(addrs: &[String]) -> Vec<Channel> {
+/// A lazily connected channel to each address (reconnects after a
+/// restart), through `connector` (`Cluster::connector` for mrd, plaintext
+/// for etcd).
+pub fn channels(addrs: &[String], connector: &Connector) -> Vec<Channel> {
     addrs
         .iter()
         .map(|a| {
-            Endpoint::from_shared(format!("http://{a}"))
+            Endpoint::from_shared(format!("{}://{a}", connector.scheme()))
                 .expect("bench addresses are valid")
                 .connect_timeout(Duration::from_millis(300))
                 .timeout(Duration::from_secs(3))
                 .tcp_nodelay(true)
-                .connect_lazy()
+                .connect_with_connector_lazy(connector.clone())
         })
         .collect()
 }

@@ -57,9 +57,11 @@ fn build(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Runs `mrctl` with `args` against `endpoints`; returns (exit ok, stdout, stderr).
+/// Runs `mrctl` with `args` against `endpoints` (TLS, verified against the
+/// tests' cluster CA); returns (exit ok, stdout, stderr).
 pub fn mrctl(endpoints: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(binary("mrctl"))
+        .env("MRCTL_CACERT", crate::tls::ca_file())
         .arg("--endpoints")
         .arg(endpoints)
         .args(args)
@@ -77,6 +79,7 @@ pub fn mrctl(endpoints: &str, args: &[&str]) -> (bool, String, String) {
 pub fn mrctl_stdin(endpoints: &str, args: &[&str], input: &str) -> (bool, String, String) {
     use std::io::Write;
     let mut child = Command::new(binary("mrctl"))
+        .env("MRCTL_CACERT", crate::tls::ca_file())
         .arg("--endpoints")
         .arg(endpoints)
         .args(args)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use mrouter_proto::connect::Connector;
 use mrouter_proto::v1::cluster_client::ClusterClient;
 use mrouter_proto::v1::settings_client::SettingsClient;
 use mrouter_proto::v1::{
@@ -31,6 +32,9 @@ pub struct ClusterOptions {
     /// Run each node under a group of its own so that [`Cluster::cut`] and
     /// [`Cluster::isolate`] work (needs root and `nft`).
     pub partitions: bool,
+    /// Run the nodes with `--insecure` (plaintext, no peer checks) instead
+    /// of TLS with a certificate each from the tests' cluster CA.
+    pub insecure: bool,
 }
 
 impl Default for ClusterOptions {
@@ -43,6 +47,7 @@ impl Default for ClusterOptions {
             listeners: false,
             virtual_ports: None,
             partitions: false,
+            insecure: false,
         }
     }
 }
@@ -60,6 +65,7 @@ pub struct Cluster {
     pub seal_key_file: PathBuf,
     opts: ClusterOptions,
     partitions: Partitions,
+    connector: Connector,
     // Last: removed after every node process is gone.
     root: TempDir,
 }
@@ -126,17 +132,39 @@ impl Cluster {
         if !status.success() {
             bail!("mrd seal-key failed");
         }
+        let connector = if opts.insecure {
+            Connector::plaintext()
+        } else {
+            crate::tls::api_connector()
+        };
         Ok(Self {
             root,
             seal_key_file,
             nodes: BTreeMap::new(),
             opts,
             partitions: Partitions::new(),
+            connector,
         })
     }
 
     pub fn root(&self) -> &std::path::Path {
         self.root.path()
+    }
+
+    /// How clients reach the nodes' API (TLS unless the cluster is insecure).
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// Node `id`'s TLS files (made at its first start), under the cluster's
+    /// directory.
+    pub fn tls_files(&self, id: u64) -> Result<crate::tls::NodeFiles> {
+        crate::tls::node_files(
+            crate::tls::ca_dir(),
+            &self.root.path().join("tls"),
+            id,
+            false,
+        )
     }
 
     fn timing_args(&self) -> Vec<String> {
@@ -151,6 +179,11 @@ impl Cluster {
     /// Starts (or restarts, on its old addresses and data) node `id`.
     pub fn start_node(&mut self, id: u64) -> Result<SocketAddr> {
         let mut args = self.timing_args();
+        if self.opts.insecure {
+            args.push("--insecure".into());
+        } else {
+            args.extend(self.tls_files(id)?.args());
+        }
         let root = self.root.path().to_path_buf();
         let (listeners, virtual_ports) = (self.opts.listeners, self.opts.virtual_ports);
         let node = self
@@ -225,10 +258,11 @@ impl Cluster {
     /// A channel whose requests may take up to `timeout` (slow
     /// administrative calls on a large state).
     pub async fn channel_with_timeout(&self, id: u64, timeout: Duration) -> Result<Channel> {
-        Ok(Endpoint::from_shared(format!("http://{}", self.addr(id)))?
+        let uri = format!("{}://{}", self.connector.scheme(), self.addr(id));
+        Ok(Endpoint::from_shared(uri)?
             .connect_timeout(Duration::from_secs(1))
             .timeout(timeout)
-            .connect()
+            .connect_with_connector(self.connector.clone())
             .await?)
     }
 

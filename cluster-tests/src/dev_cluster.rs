@@ -1,6 +1,11 @@
 //! `mrd dev` under test: the main job of the README, started exactly as
 //! `scripts/dev.sh` starts it (client listeners and all), on a free block of
 //! loopback ports in a temporary directory, stopped with SIGTERM on drop.
+//!
+//! `mrd dev` makes a cluster CA under `DIR/tls` unless one is there; these
+//! clusters get the tests' CA put there first (so the `mrctl` helpers trust
+//! them), except [`DevCluster::start_own_ca`], which lets `mrd dev` make
+//! its own as on a fresh machine.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -57,9 +62,27 @@ impl DevCluster {
         Self::start_with(|_| Ok(()))
     }
 
-    /// As [`DevCluster::start`], after `prepare` has filled the (empty)
-    /// directory, e.g. with another cluster's `seal.key`.
+    /// As [`DevCluster::start`], after `prepare` has filled the directory
+    /// (which holds only `tls/` with the tests' CA), e.g. with another
+    /// cluster's `seal.key`.
     pub fn start_with(prepare: impl FnOnce(&Path) -> Result<()>) -> Result<Self> {
+        Self::launch(|dir| {
+            let tls = dir.join("tls");
+            std::fs::create_dir_all(&tls)?;
+            for file in ["ca.pem", "ca.key"] {
+                std::fs::copy(crate::tls::ca_dir().join(file), tls.join(file))?;
+            }
+            prepare(dir)
+        })
+    }
+
+    /// Runs `mrd dev` in an empty directory, as on a fresh machine: it makes
+    /// its own cluster CA (`DIR/tls/ca.pem`).
+    pub fn start_own_ca() -> Result<Self> {
+        Self::launch(|_| Ok(()))
+    }
+
+    fn launch(prepare: impl FnOnce(&Path) -> Result<()>) -> Result<Self> {
         let root = tempfile::Builder::new().prefix("mrouter-dev-").tempdir()?;
         let dir = root.path().join("mrouter-dev");
         std::fs::create_dir_all(&dir)?;
@@ -124,6 +147,11 @@ impl DevCluster {
                 format!("127.0.0.1:{}", port + 100)
             })
             .collect()
+    }
+
+    /// The cluster CA certificate `mrd dev` uses (`MRCTL_CACERT`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls").join("ca.pem")
     }
 
     /// The log file `mrd dev` gives node `id` (1-based).

@@ -14,6 +14,7 @@ pub mod load;
 mod node;
 pub mod partition;
 pub mod stats;
+pub mod tls;
 
 pub use binaries::{binary, mrctl, mrctl_stdin};
 pub use cluster::{eventually, random_id, Cluster, ClusterOptions, Written};

@@ -81,7 +81,8 @@ async fn the_readme_tour_runs_as_written_on_a_fresh_mrd_dev_cluster() -> Result<
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))?;
     let blocks = tour_blocks(&readme)?;
     ensure!(blocks.len() >= 5, "the tour has {} sh blocks", blocks.len());
-    let dev = DevCluster::start()?;
+    // As on a fresh machine: mrd dev makes the cluster CA the tour trusts.
+    let dev = DevCluster::start_own_ca()?;
     let base: u16 = dev.addrs[0]
         .rsplit(':')
         .next()
@@ -120,6 +121,8 @@ async fn the_readme_tour_runs_as_written_on_a_fresh_mrd_dev_cluster() -> Result<
             ),
         )
         .env_remove("MRCTL_ENDPOINTS")
+        .env_remove("MRCTL_CACERT")
+        .env_remove("MRCTL_PLAINTEXT")
         .stdin(std::process::Stdio::null())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);

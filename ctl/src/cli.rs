@@ -28,6 +28,18 @@ pub struct Cli {
     /// Seconds to wait for an answer.
     #[arg(long, global = true, default_value_t = 30)]
     pub timeout: u64,
+    /// The cluster CA certificate (PEM) that nodes' certificates must chain
+    /// to: `mrd dev` prints where it is; `mrd tls init-ca` makes one.
+    #[arg(long, env = "MRCTL_CACERT", global = true, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Speak plaintext gRPC: only to nodes run with `--insecure`.
+    #[arg(
+        long,
+        env = "MRCTL_PLAINTEXT",
+        global = true,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub plaintext: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::endpoints::Endpoints;
+use crate::endpoints::{Endpoints, Transport};
 
 pub async fn run(cli: Cli) -> Result<()> {
-    let endpoints = Endpoints::new(cli.endpoints, Duration::from_secs(cli.timeout))?;
+    let transport = Transport::from_flags(cli.cacert.as_deref(), cli.plaintext)?;
+    let endpoints = Endpoints::new(cli.endpoints, Duration::from_secs(cli.timeout), transport)?;
     match cli.command {
         Command::Cluster(cmd) => cluster::run(&endpoints, cli.output, cmd).await,
         Command::Snapshot(cmd) => snapshot::run(&endpoints, cli.output, cmd).await,

@@ -7,16 +7,21 @@
 //! speaks HTTP/2, so connecting is bounded by [`CONNECT_TIMEOUT`] and a
 //! connection whose peer stops answering HTTP/2 pings is dropped after
 //! [`LIVENESS`]: about a Raft election, not the whole `--timeout`.
+//!
+//! Every connection is TLS, the node verified against `--cacert`, unless
+//! `--plaintext` says the nodes run with `--insecure`.
 
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
+use mrouter_proto::connect::{ConnectError, Connector, HandshakeFailure};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -36,9 +41,113 @@ const RETRY_SAME_KEY: &str = "mrouter-retry-same-request";
 /// How often such a write is sent again before its error is shown.
 const SAME_REQUEST_RETRIES: u32 = 3;
 
+/// How mrctl speaks to the nodes.
+#[derive(Clone)]
+pub enum Transport {
+    /// TLS, each node's certificate verified against the CA in `cacert`.
+    Tls {
+        cacert: PathBuf,
+        config: Arc<rustls::ClientConfig>,
+    },
+    /// Plaintext gRPC, for nodes run with `--insecure`.
+    Plaintext,
+}
+
+impl Transport {
+    /// From `--cacert FILE` / `--plaintext`: exactly one of them.
+    pub fn from_flags(cacert: Option<&Path>, plaintext: bool) -> Result<Self> {
+        match (cacert, plaintext) {
+            (Some(_), true) => bail!(
+                "--cacert and --plaintext (or MRCTL_CACERT and MRCTL_PLAINTEXT) contradict each \
+                 other: give one"
+            ),
+            (None, true) => Ok(Transport::Plaintext),
+            (None, false) => bail!(
+                "the cluster's API is TLS: pass --cacert FILE (or set MRCTL_CACERT) with the \
+                 cluster CA certificate; `mrd dev` prints where it is (mrouter-dev/tls/ca.pem). \
+                 For nodes run with --insecure, pass --plaintext"
+            ),
+            (Some(path), false) => {
+                let roots = mrouter_proto::connect::read_roots(path)
+                    .with_context(|| "--cacert (MRCTL_CACERT)".to_string())?;
+                let config = mrouter_proto::connect::client_config(roots, None)
+                    .context("--cacert: cannot build a TLS configuration")?;
+                Ok(Transport::Tls {
+                    cacert: path.to_path_buf(),
+                    config: Arc::new(config),
+                })
+            }
+        }
+    }
+
+    fn connector(&self) -> Connector {
+        match self {
+            Transport::Tls { config, .. } => Connector::tls(Arc::new(Arc::clone(config))),
+            Transport::Plaintext => Connector::plaintext(),
+        }
+    }
+
+    /// A failed connect, with what to do about it.
+    fn explain(&self, e: &tonic::transport::Error) -> String {
+        let mut source = std::error::Error::source(e);
+        let mut innermost = e.to_string();
+        while let Some(s) = source {
+            if let Some(connect) = s.downcast_ref::<ConnectError>() {
+                return self.explain_connect(connect);
+            }
+            innermost = s.to_string();
+            source = s.source();
+        }
+        format!("{innermost}{}", self.hangup_hint())
+    }
+
+    /// What a hang-up may mean: a TLS node closes on a plaintext client
+    /// once it has read the client's first bytes, which is after connecting.
+    fn hangup_hint(&self) -> &'static str {
+        match self {
+            Transport::Plaintext => {
+                "; if the node uses TLS, pass --cacert FILE instead of --plaintext"
+            }
+            Transport::Tls { .. } => "",
+        }
+    }
+
+    fn explain_connect(&self, e: &ConnectError) -> String {
+        let ConnectError::Handshake {
+            failure, reason, ..
+        } = e
+        else {
+            return match e {
+                ConnectError::Tcp { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+        };
+        let cacert = match self {
+            Transport::Tls { cacert, .. } => cacert.display().to_string(),
+            Transport::Plaintext => String::new(),
+        };
+        match failure {
+            HandshakeFailure::UntrustedServer => format!(
+                "{reason}: the node's certificate is not signed by the CA in --cacert {cacert}; \
+                 give this cluster's CA certificate"
+            ),
+            HandshakeFailure::NameMismatch => format!(
+                "{reason}: the node's certificate does not name this address; use an address \
+                 it was issued for (`mrd tls node-cert --san`)"
+            ),
+            HandshakeFailure::NotTls => format!(
+                "{reason}: the node does not speak TLS; if it runs with --insecure, pass \
+                 --plaintext"
+            ),
+            HandshakeFailure::ClientRefused | HandshakeFailure::Other => reason.clone(),
+        }
+    }
+}
+
 pub struct Endpoints {
     addrs: Vec<String>,
     timeout: Duration,
+    transport: Transport,
     /// One connection per endpoint for the whole command, shared with the
     /// [`Endpoints::only`] views of it; a cell per address so concurrent
     /// calls wait for one connect instead of each opening their own.
@@ -48,7 +157,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn new(addrs: Vec<String>, timeout: Duration) -> Result<Self> {
+    pub fn new(addrs: Vec<String>, timeout: Duration, transport: Transport) -> Result<Self> {
         let addrs: Vec<String> = addrs
             .into_iter()
             .map(|a| a.trim().to_string())
@@ -66,6 +175,7 @@ impl Endpoints {
         Ok(Self {
             addrs,
             timeout,
+            transport,
             channels: Arc::default(),
             preferred: Mutex::new(0),
         })
@@ -74,13 +184,17 @@ impl Endpoints {
     /// Endpoints of just `addr`, with the same timeout and the same
     /// connections: to ask one node.
     pub fn only(&self, addr: &str) -> Result<Endpoints> {
-        let mut one = Endpoints::new(vec![addr.to_string()], self.timeout)?;
+        let mut one = Endpoints::new(vec![addr.to_string()], self.timeout, self.transport.clone())?;
         one.channels = Arc::clone(&self.channels);
         Ok(one)
     }
 
     fn endpoint(&self, addr: &str) -> Result<Endpoint> {
-        Ok(Endpoint::from_shared(format!("http://{addr}"))
+        let scheme = match self.transport {
+            Transport::Tls { .. } => "https",
+            Transport::Plaintext => "http",
+        };
+        Ok(Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| anyhow!("endpoint {addr:?} is not a valid address: {e}"))?
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(PING_INTERVAL)
@@ -95,9 +209,10 @@ impl Endpoints {
             let endpoint = self.endpoint(addr).map_err(|e| e.to_string())?;
             // connect_timeout bounds the TCP connect only; a paused node
             // accepts that and then stays silent.
-            match tokio::time::timeout(CONNECT_TIMEOUT + LIVENESS, endpoint.connect()).await {
+            let connect = endpoint.connect_with_connector(self.transport.connector());
+            match tokio::time::timeout(CONNECT_TIMEOUT + LIVENESS, connect).await {
                 Ok(Ok(ch)) => Ok(ch),
-                Ok(Err(e)) => Err(source_text(&e)),
+                Ok(Err(e)) => Err(self.transport.explain(&e)),
                 Err(_) => Err(format!("no answer within {:?}", CONNECT_TIMEOUT + LIVENESS)),
             }
         };
@@ -169,7 +284,11 @@ impl Endpoints {
                 }
                 Err(status) if node_went_away(&status) => {
                     self.drop_channel(addr);
-                    failures.push(format!("{addr} ({})", status.message()))
+                    failures.push(format!(
+                        "{addr} ({}{})",
+                        status.message(),
+                        self.transport.hangup_hint()
+                    ))
                 }
                 Err(status) if status.metadata().get(RETRY_SAME_KEY).is_some() => {
                     return Err(Failure::CommitUnknown(status));
@@ -192,13 +311,13 @@ enum Failure {
     Other(anyhow::Error),
 }
 
-/// `host:port` with a port from 1 to 65535; no scheme (the API is plaintext
-/// gRPC, so `https://` would silently not be what it says).
+/// `host:port` with a port from 1 to 65535; no scheme (TLS or not is
+/// `--cacert` or `--plaintext`, so `http://` would silently not be what it says).
 fn check_addr(addr: &str) -> Result<()> {
     if let Some((scheme, _)) = addr.split_once("://") {
         bail!(
-            "endpoint {addr:?}: a scheme ({scheme}://) is not supported; the API is plaintext \
-             gRPC for now, give host:port"
+            "endpoint {addr:?}: a scheme ({scheme}://) is not supported; give host:port (TLS \
+             is set by --cacert, plaintext by --plaintext)"
         );
     }
     let Some((host, port)) = addr.rsplit_once(':') else {
@@ -222,16 +341,6 @@ fn node_went_away(status: &Status) -> bool {
 
 fn was_removed(status: &Status) -> bool {
     status.metadata().get(REMOVED_KEY).is_some()
-}
-
-fn source_text(e: &tonic::transport::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = s.to_string();
-        source = s.source();
-    }
-    text
 }
 
 /// "INVALID_ARGUMENT: …": the code a script can match, then the reason.
@@ -315,7 +424,7 @@ mod tests {
     #[test]
     fn endpoints_with_a_bad_port_or_a_scheme_are_refused_before_connecting() {
         let refused = |a: &str| {
-            Endpoints::new(vec![a.into()], Duration::from_secs(1))
+            Endpoints::new(vec![a.into()], Duration::from_secs(1), Transport::Plaintext)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()
@@ -325,12 +434,55 @@ mod tests {
         assert!(refused("127.0.0.1").contains("host:port"));
         assert!(refused("https://127.0.0.1:7001").contains("scheme"));
         assert!(refused(":7001").contains("no host"));
-        assert!(Endpoints::new(vec!["[::1]:7001".into()], Duration::from_secs(1)).is_ok());
-        assert!(Endpoints::new(vec!["node-1.example:7001".into()], Duration::from_secs(1)).is_ok());
-        let zero = Endpoints::new(vec!["127.0.0.1:7001".into()], Duration::ZERO);
+        assert!(Endpoints::new(
+            vec!["[::1]:7001".into()],
+            Duration::from_secs(1),
+            Transport::Plaintext
+        )
+        .is_ok());
+        assert!(Endpoints::new(
+            vec!["node-1.example:7001".into()],
+            Duration::from_secs(1),
+            Transport::Plaintext
+        )
+        .is_ok());
+        let zero = Endpoints::new(
+            vec!["127.0.0.1:7001".into()],
+            Duration::ZERO,
+            Transport::Plaintext,
+        );
         assert!(zero
             .err()
             .is_some_and(|e| e.to_string().contains("--timeout")));
+    }
+
+    #[test]
+    fn the_transport_is_tls_with_a_ca_or_plaintext_by_choice_never_by_default() {
+        let err = |cacert: Option<&Path>, plaintext| {
+            Transport::from_flags(cacert, plaintext)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default()
+        };
+        assert!(
+            err(None, false).contains("--cacert FILE"),
+            "{}",
+            err(None, false)
+        );
+        assert!(err(Some(Path::new("ca.pem")), true).contains("contradict"));
+        let missing = err(Some(Path::new("/nonexistent/ca.pem")), false);
+        assert!(
+            missing.contains("--cacert") && missing.contains("/nonexistent/ca.pem"),
+            "{missing}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        assert!(err(Some(&not_pem), false).contains("no PEM certificate"));
+        assert!(matches!(
+            Transport::from_flags(None, true),
+            Ok(Transport::Plaintext)
+        ));
     }
 
     #[test]
@@ -379,7 +531,12 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let endpoints = Endpoints::new(vec![addr.to_string()], Duration::from_secs(5)).unwrap();
+        let endpoints = Endpoints::new(
+            vec![addr.to_string()],
+            Duration::from_secs(5),
+            Transport::Plaintext,
+        )
+        .unwrap();
         let sent = std::sync::atomic::AtomicU32::new(0);
         let answer = endpoints
             .call(|_channel| {
@@ -449,7 +606,12 @@ mod tests {
                 .check(tonic_health::pb::HealthCheckRequest::default())
                 .await
         };
-        let endpoints = Endpoints::new(vec![addr.clone()], Duration::from_secs(5)).unwrap();
+        let endpoints = Endpoints::new(
+            vec![addr.clone()],
+            Duration::from_secs(5),
+            Transport::Plaintext,
+        )
+        .unwrap();
         let at_once = futures::future::join_all((0..4).map(|_| endpoints.call(check))).await;
         assert!(at_once.iter().all(|r| r.is_ok()), "{at_once:?}");
         endpoints.call(check).await.unwrap();

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    restore_sigpipe();
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     let format = cli.output;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -28,11 +28,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// Rust ignores SIGPIPE, so `mrctl … | head` would panic on a closed pipe;
-/// take the default action instead and end quietly, as other Unix tools do.
-fn restore_sigpipe() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: called first thing in main, before any other thread exists;
-    // SIG_DFL installs no Rust handler.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+/// Rust ignores SIGPIPE, and so does mrctl: a write to a node that hung up
+/// (a TLS node closing on a plaintext client) must be an error to report,
+/// not a silent death by signal. A closed standard output (`mrctl … | head`)
+/// makes `println!` panic instead; that panic ends mrctl as SIGPIPE would,
+/// quietly, as other Unix tools end.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            use nix::sys::signal::{raise, signal, SigHandler, Signal};
+            // SAFETY: SIG_DFL installs no Rust handler; the process ends
+            // here, by the signal (or the exit below if it is blocked).
+            let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+            let _ = raise(Signal::SIGPIPE);
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }

@@ -1,4 +1,5 @@
-//! The `mrd` command line: `run` a node, `dev` a local cluster, make a seal key.
+//! The `mrd` command line: `run` a node, `dev` a local cluster, make a seal
+//! key, make the cluster CA and node certificates (`tls`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ enum Cmd {
     /// Write a new random cluster seal key to FILE (mode 0600). Every node of a
     /// cluster must load the same key.
     SealKey { file: PathBuf },
+    /// The cluster CA and node certificates for TLS between nodes and to mrctl.
+    #[command(subcommand)]
+    Tls(crate::tls_tool::TlsCmd),
 }
 
 /// Parses the command line, runs it, prints any error once.
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
             }
             Cmd::Dev(args) => crate::dev::run(args).await.map_err(|e| e.to_string()),
             Cmd::SealKey { file } => seal_key(&file),
+            Cmd::Tls(cmd) => crate::tls_tool::run(cmd).map_err(|e| e.to_string()),
         }
     });
     match result {

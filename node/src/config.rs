@@ -52,6 +52,18 @@ pub struct RunArgs {
     /// Largest Raft snapshot this node accepts from a leader, in MiB (default 16384).
     #[arg(long, env = "MRD_MAX_SNAPSHOT_MIB")]
     pub max_snapshot_mib: Option<u64>,
+    /// This node's certificate (PEM, signed by the cluster CA; `mrd tls node-cert`).
+    #[arg(long, env = "MRD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of tls_cert_file (PEM, mode 0600).
+    #[arg(long, env = "MRD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// The cluster CA certificate (PEM; `mrd tls init-ca`): peers must chain to it.
+    #[arg(long, env = "MRD_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Serve plaintext gRPC with no peer authentication (tests and demos only; logs a warning).
+    #[arg(long, env = "MRD_INSECURE")]
+    pub insecure: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,6 +81,10 @@ struct FileConfig {
     virtual_local_port: Option<u16>,
     virtual_remote_port: Option<u16>,
     max_snapshot_mib: Option<u64>,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    tls_ca_file: Option<PathBuf>,
+    insecure: Option<bool>,
 }
 
 /// Why a configuration was refused.
@@ -101,6 +117,56 @@ pub enum ConfigError {
     ZeroMaxSnapshot,
     #[error("heartbeat_ms ({heartbeat}) must be at least 10 and below election_timeout_ms ({election}) / 2")]
     Timing { heartbeat: u64, election: u64 },
+    #[error("TLS is required: set {missing} (as keys, --tls-…-file flags or MRD_TLS_…_FILE); make them with `mrd tls init-ca` and `mrd tls node-cert`, or pass --insecure for a plaintext test node")]
+    NoTls { missing: String },
+    #[error("insecure is set together with {given}: choose TLS or --insecure")]
+    InsecureWithTls { given: String },
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+}
+
+/// A private key file others could read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error(
+        "{what} {path} is readable by group or others (mode {mode:04o}): run `chmod 600 {path}`"
+    )]
+    Shared {
+        what: &'static str,
+        path: PathBuf,
+        mode: u32,
+    },
+}
+
+/// Refuses a key file that group or others may read. A file that cannot
+/// be stat'ed passes: reading it fails next, with its own message.
+pub fn check_owner_only(what: &'static str, path: &Path) -> Result<(), KeyFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => Err(KeyFileError::Shared {
+            what,
+            path: path.to_path_buf(),
+            mode: meta.permissions().mode() & 0o7777,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// How the node's gRPC port is secured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS for the API; mutual TLS between nodes.
+    Tls(TlsFiles),
+    /// Plaintext, anyone may call anything (`--insecure`).
+    Insecure,
+}
+
+/// The files a node's TLS is read from (again on SIGHUP or a change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
 }
 
 /// A checked node configuration.
@@ -117,6 +183,7 @@ pub struct NodeConfig {
     pub listeners: ListenerConfig,
     /// Largest snapshot stream accepted from a leader.
     pub max_snapshot_bytes: u64,
+    pub transport: Transport,
 }
 
 /// Where the router's client listeners run (none by default).
@@ -172,7 +239,10 @@ impl RunArgs {
             self.seal_key_file.or(file.seal_key_file),
             env("MRD_SEAL_KEY"),
         ) {
-            (Some(path), _) => SealKey::load_file(&path)?,
+            (Some(path), _) => {
+                check_owner_only("seal key file", &path)?;
+                SealKey::load_file(&path)?
+            }
             (None, Some(hex)) => SealKey::from_hex(&hex)?,
             (None, None) => return Err(ConfigError::NoSealKey),
         };
@@ -194,7 +264,14 @@ impl RunArgs {
         if max_snapshot_mib == 0 {
             return Err(ConfigError::ZeroMaxSnapshot);
         }
+        let transport = transport(
+            self.insecure || file.insecure.unwrap_or(false),
+            self.tls_cert_file.or(file.tls_cert_file),
+            self.tls_key_file.or(file.tls_key_file),
+            self.tls_ca_file.or(file.tls_ca_file),
+        )?;
         Ok(NodeConfig {
+            transport,
             max_snapshot_bytes: max_snapshot_mib.saturating_mul(1 << 20),
             node_id,
             data_dir,
@@ -210,6 +287,41 @@ impl RunArgs {
                 virtual_remote_port: self.virtual_remote_port.or(file.virtual_remote_port),
             },
         })
+    }
+}
+
+fn transport(
+    insecure: bool,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+) -> Result<Transport, ConfigError> {
+    let named = |want: bool| {
+        [
+            ("tls_cert_file", cert.is_some()),
+            ("tls_key_file", key.is_some()),
+            ("tls_ca_file", ca.is_some()),
+        ]
+        .iter()
+        .filter(|(_, given)| *given == want)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+    };
+    if insecure {
+        let given = named(true);
+        if !given.is_empty() {
+            return Err(ConfigError::InsecureWithTls { given });
+        }
+        return Ok(Transport::Insecure);
+    }
+    let missing = named(false);
+    match (cert, key, ca) {
+        (Some(cert), Some(key), Some(ca)) => {
+            check_owner_only("TLS key file", &key)?;
+            Ok(Transport::Tls(TlsFiles { cert, key, ca }))
+        }
+        _ => Err(ConfigError::NoTls { missing }),
     }
 }
 
@@ -241,6 +353,7 @@ mod tests {
             node_id: Some(1),
             data_dir: Some("/tmp/x".into()),
             listen: Some("127.0.0.1:7001".parse().unwrap()),
+            insecure: true,
             ..Default::default()
         }
     }
@@ -311,5 +424,76 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("node_idd"), "{err}");
+    }
+
+    #[test]
+    fn tls_files_are_required_unless_insecure() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("node.key");
+        std::fs::write(&key, "k").unwrap();
+        set_mode(&key, 0o600);
+        let tls = RunArgs {
+            insecure: false,
+            tls_cert_file: Some(dir.path().join("node.pem")),
+            tls_key_file: Some(key.clone()),
+            ..args()
+        };
+        let err = tls.clone().resolve(key_env).unwrap_err().to_string();
+        assert!(
+            err.contains("tls_ca_file")
+                && !err.contains("tls_key_file")
+                && err.contains("--insecure"),
+            "{err}"
+        );
+        let full = RunArgs {
+            tls_ca_file: Some(dir.path().join("ca.pem")),
+            ..tls.clone()
+        };
+        assert!(matches!(
+            full.clone().resolve(key_env).unwrap().transport,
+            Transport::Tls(TlsFiles { .. })
+        ));
+        let both = RunArgs {
+            insecure: true,
+            ..full.clone()
+        };
+        let err = both.resolve(key_env).unwrap_err().to_string();
+        assert!(err.contains("choose TLS or --insecure"), "{err}");
+        assert_eq!(
+            args().resolve(key_env).unwrap().transport,
+            Transport::Insecure
+        );
+
+        // A key others can read is refused, naming the file and the fix.
+        set_mode(&key, 0o644);
+        let err = full.resolve(key_env).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("chmod 600 {}", key.display())) && err.contains("0644"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_seal_key_file_others_can_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seal.key");
+        std::fs::write(&path, "ab".repeat(32)).unwrap();
+        set_mode(&path, 0o640);
+        let with_file = RunArgs {
+            seal_key_file: Some(path.clone()),
+            ..args()
+        };
+        let err = with_file.clone().resolve(no_env).unwrap_err().to_string();
+        assert!(
+            err.contains("seal key file") && err.contains("chmod 600"),
+            "{err}"
+        );
+        set_mode(&path, 0o600);
+        with_file.resolve(no_env).unwrap();
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 }

@@ -1,19 +1,31 @@
 //! `mrd dev`: a local cluster of real `mrd` processes on loopback, with real
 //! RocksDB under one directory, initialized and ready for `mrctl`. Running it
 //! again on the same directory resumes the same cluster.
+//!
+//! TLS is set up as a user would: a cluster CA under `DIR/tls` (`mrd tls
+//! init-ca`), a certificate per node for 127.0.0.1 (`mrd tls node-cert`),
+//! the three `tls_*` keys in each node's config, and `MRCTL_CACERT` printed.
+//! A node certificate about to expire is issued again at the next start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mrouter_proto::connect::Connector;
 use mrouter_proto::v1::cluster_client::ClusterClient;
 use mrouter_proto::v1::{InitRequest, Member, StatusRequest};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
+use tonic::transport::{Channel, Endpoint};
 
 use crate::pki::SealKey;
+use crate::tls_tool::{self, TlsToolError};
+
+/// A node certificate with less than this left is issued again.
+const RENEW_BEFORE_SECS: i64 = 30 * 86_400;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DevArgs {
@@ -49,6 +61,10 @@ pub enum DevError {
     Init(String),
     #[error("seal key: {0}")]
     Seal(#[from] crate::pki::SealError),
+    #[error("TLS files: {0}")]
+    Tls(#[from] TlsToolError),
+    #[error("{path}: {reason}")]
+    BadTls { path: PathBuf, reason: String },
 }
 
 struct DevNode {
@@ -82,11 +98,18 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
     if !seal_path.exists() {
         write_private(&seal_path, SealKey::generate_hex()?.as_bytes())?;
     }
+    let tls_dir = dir.join("tls");
+    let ca_file = tls_dir.join("ca.pem");
+    if !ca_file.exists() {
+        tls_tool::init_ca(&tls_dir, 3650, unix_now())?;
+        println!("created the cluster CA: {}", ca_file.display());
+    }
     let exe = std::env::current_exe().map_err(io_err(Path::new("mrd")))?;
     let mut nodes = Vec::new();
     for id in 1..=args.nodes {
         let node_dir = dir.join(format!("node-{id}"));
         std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
+        let (cert_file, key_file) = node_cert(&tls_dir, id)?;
         let config = node_dir.join("node.toml");
         if !config.exists() {
             let port = args.base_port + (id - 1) as u16;
@@ -109,6 +132,7 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
             );
             std::fs::write(&config, text).map_err(io_err(&config))?;
         }
+        add_tls_keys(&config, &cert_file, &key_file, &ca_file)?;
         let addr = listen_of(&config)?;
         let log = node_dir.join("mrd.log");
         let out = std::fs::OpenOptions::new()
@@ -137,12 +161,13 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
         });
     }
 
-    let result = bring_up(&mut nodes).await;
+    let connector = api_connector(&ca_file)?;
+    let result = bring_up(&mut nodes, &connector).await;
     if let Err(e) = result {
         stop(&mut nodes).await;
         return Err(e);
     }
-    print_summary(&dir, &nodes, &exe);
+    print_summary(&dir, &nodes, &exe, &ca_file);
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let shutdown = crate::server::shutdown_signal();
@@ -166,7 +191,7 @@ pub async fn run(args: DevArgs) -> Result<(), DevError> {
     Ok(())
 }
 
-async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
+async fn bring_up(nodes: &mut [DevNode], connector: &Connector) -> Result<(), DevError> {
     let deadline = Duration::from_secs(60);
     for node in nodes.iter_mut() {
         let started = Instant::now();
@@ -177,7 +202,7 @@ async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
                     log: node.log.clone(),
                 });
             }
-            if status_of(node.addr).await.is_ok() {
+            if status_of(node.addr, connector).await.is_ok() {
                 println!("node {} ready", node.id);
                 break;
             }
@@ -192,7 +217,7 @@ async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
         }
     }
     let first = nodes[0].addr;
-    let status = status_of(first)
+    let status = status_of(first, connector)
         .await
         .map_err(|e| DevError::Init(e.to_string()))?;
     if !status.initialized {
@@ -203,9 +228,11 @@ async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
                 addr: n.addr.to_string(),
             })
             .collect();
-        let mut client = ClusterClient::connect(format!("http://{first}"))
-            .await
-            .map_err(|e| DevError::Init(e.to_string()))?;
+        let mut client = ClusterClient::new(
+            channel(first, connector)
+                .await
+                .map_err(|e| DevError::Init(e.to_string()))?,
+        );
         client
             .init(InitRequest { members })
             .await
@@ -216,7 +243,7 @@ async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
     }
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(s) = status_of(first).await {
+        if let Ok(s) = status_of(first, connector).await {
             if let Some(leader) = s.leader_id {
                 println!("node {leader} is the leader (term {})", s.term);
                 return Ok(());
@@ -231,9 +258,87 @@ async fn bring_up(nodes: &mut [DevNode]) -> Result<(), DevError> {
 
 async fn status_of(
     addr: SocketAddr,
+    connector: &Connector,
 ) -> Result<mrouter_proto::v1::ClusterStatus, Box<dyn std::error::Error>> {
-    let mut client = ClusterClient::connect(format!("http://{addr}")).await?;
+    let mut client = ClusterClient::new(channel(addr, connector).await?);
     Ok(client.status(StatusRequest {}).await?.into_inner())
+}
+
+async fn channel(
+    addr: SocketAddr,
+    connector: &Connector,
+) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_shared(format!("{}://{addr}", connector.scheme()))?
+        .connect_timeout(Duration::from_secs(2))
+        .connect_with_connector(connector.clone())
+        .await
+}
+
+/// TLS to the nodes' API, verified against the cluster CA, as mrctl does.
+fn api_connector(ca_file: &Path) -> Result<Connector, DevError> {
+    let bad = |reason: String| DevError::BadTls {
+        path: ca_file.to_path_buf(),
+        reason,
+    };
+    let roots = mrouter_proto::connect::read_roots(ca_file).map_err(|e| bad(e.to_string()))?;
+    let config =
+        mrouter_proto::connect::client_config(roots, None).map_err(|e| bad(e.to_string()))?;
+    Ok(Connector::tls(Arc::new(Arc::new(config))))
+}
+
+/// The node's certificate and key under `tls_dir`: made when missing, and
+/// made again when less than [`RENEW_BEFORE_SECS`] is left (a running node
+/// would pick new files up by itself; this runs before the nodes start).
+fn node_cert(tls_dir: &Path, id: u64) -> Result<(PathBuf, PathBuf), DevError> {
+    let cert = tls_dir.join(format!("node-{id}.pem"));
+    let key = tls_dir.join(format!("node-{id}.key"));
+    let now = unix_now();
+    let renew = if cert.exists() && key.exists() {
+        let expires = mrouter_proto::connect::read_certs(&cert)
+            .ok()
+            .and_then(|certs| crate::pki::node_cert(certs[0].as_ref()).ok())
+            .map(|c| c.not_after);
+        match expires {
+            Some(not_after) if not_after - now > RENEW_BEFORE_SECS => return Ok((cert, key)),
+            _ => true,
+        }
+    } else {
+        false
+    };
+    let sans = ["127.0.0.1".to_string(), "localhost".to_string()];
+    tls_tool::node_cert(tls_dir, tls_dir, id, &sans, 365, renew, now)?;
+    if renew {
+        println!("issued node {id} a new certificate (the old one was expiring)");
+    }
+    Ok((cert, key))
+}
+
+/// Adds the `tls_*` keys to a node config that has none (one made by an
+/// `mrd dev` from before TLS, or just now).
+fn add_tls_keys(config: &Path, cert: &Path, key: &Path, ca: &Path) -> Result<(), DevError> {
+    let text = std::fs::read_to_string(config).map_err(io_err(config))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| DevError::BadConfig {
+        path: config.into(),
+        reason: e.to_string(),
+    })?;
+    if table.contains_key("tls_cert_file") || table.contains_key("insecure") {
+        return Ok(());
+    }
+    let mut text = text;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "tls_cert_file = {cert:?}\ntls_key_file = {key:?}\ntls_ca_file = {ca:?}\n"
+    ));
+    std::fs::write(config, text).map_err(io_err(config))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 async fn stop(nodes: &mut [DevNode]) {
@@ -280,7 +385,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DevError> {
     f.write_all(bytes).map_err(io_err(path))
 }
 
-fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path) {
+fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path, ca_file: &Path) {
     let endpoints: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
     let mrctl = exe.with_file_name("mrctl");
     println!(
@@ -303,6 +408,7 @@ fn print_summary(dir: &Path, nodes: &[DevNode], exe: &Path) {
     }
     println!("\nIn another terminal:");
     println!("  export MRCTL_ENDPOINTS={}", endpoints.join(","));
+    println!("  export MRCTL_CACERT={}", ca_file.display());
     println!("  alias mrctl={}", mrctl.display());
     println!("  mrctl cluster status");
     println!(

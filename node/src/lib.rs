@@ -16,3 +16,4 @@ pub mod pki;
 pub mod raft;
 pub mod server;
 pub mod tls;
+pub mod tls_tool;

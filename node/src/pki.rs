@@ -1,6 +1,7 @@
 //! Cryptography: the cluster seal key, private keys, certificate issuing and
 //! CSRs, inspection, signature checks, reading uploaded bundles (PEM, DER,
-//! PKCS#12) and the checks an imported certificate or CA must pass.
+//! PKCS#12), the checks an imported certificate or CA must pass, and the
+//! cluster CA that signs node certificates.
 //!
 //! Everything here is synchronous and blocking (RSA key generation can take
 //! a second); async callers run it on a blocking thread.
@@ -10,6 +11,7 @@ mod ca_import;
 mod cert_facts;
 mod chain;
 mod client_cert;
+mod cluster_ca;
 mod error;
 mod inspect;
 mod issue;
@@ -33,6 +35,9 @@ pub use chain::verify_signed_by;
 pub use client_cert::{
     check_client_key, client_identity, sign_client_cert, sign_client_cert_with, sign_crl,
     RevokedSerial, CLIENT_URI_PREFIX,
+};
+pub use cluster_ca::{
+    new_cluster_ca, new_node_cert, node_cert, node_id_of, Issued, NodeCert, NODE_URI_PREFIX,
 };
 pub use error::PkiError;
 pub use inspect::{inspect, inspect_csr, CsrSummary};

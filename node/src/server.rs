@@ -1,5 +1,6 @@
 //! Starting a node: open the store, start Raft, serve the public API, the
-//! node-to-node service and gRPC health on one port, stop cleanly on a signal.
+//! node-to-node service and gRPC health on one port (TLS, unless
+//! `--insecure`), stop cleanly on a signal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,8 +19,9 @@ use tonic::service::interceptor::InterceptedService;
 
 use crate::api::{member_check, CaApi, ClientsApi, ClusterApi, RouterCertsApi, SettingsApi};
 use crate::certstore::CertStore;
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, Transport};
 use crate::raft::{self, NetworkFactory, Peers, RaftService, Replica};
+use crate::tls::NodeTls;
 
 /// Why a node stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Listen(#[from] crate::tls::ListenError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::NodeTlsError),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -98,8 +102,25 @@ pub async fn run(
     })?;
     let advertise = cfg.advertise.clone().unwrap_or_else(|| bound.to_string());
 
+    let tls = match &cfg.transport {
+        Transport::Tls(files) => {
+            let tls = NodeTls::load(cfg.node_id, files.clone())?;
+            tls.watch();
+            Some(tls)
+        }
+        Transport::Insecure => {
+            tracing::warn!(
+                "--insecure: the gRPC port is plaintext and unauthenticated; anyone who reaches \
+                 it can read the CA key and send Raft messages. Use it for tests only."
+            );
+            None
+        }
+    };
     let (log, sm) = raft::open(&cfg.data_dir, cfg.node_id, &cfg.seal_key)?;
-    let peers = Peers::default();
+    let peers = Peers::new(
+        tls.clone()
+            .map(|t| t as Arc<dyn mrouter_proto::connect::ClientTlsSource>),
+    );
     let raft_config = Arc::new(raft_config(&cfg)?);
     let network = NetworkFactory {
         peers: peers.clone(),
@@ -173,7 +194,8 @@ pub async fn run(
             ClientsServer::new(ClientsApi::new(certs)).max_decoding_message_size(UPLOAD_MAX),
             &replica,
         ))
-        .add_service(
+        // Refused before any message is read unless the caller is a node.
+        .add_service(InterceptedService::new(
             RaftServer::new(RaftService::new(
                 replica.clone(),
                 replica.scratch_dir().to_path_buf(),
@@ -181,11 +203,11 @@ pub async fn run(
             ))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
-        );
-    // Small request/response messages: without TCP_NODELAY, Nagle plus delayed
-    // ACKs add tens of milliseconds at moderate concurrency.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tracing::info!(node_id = cfg.node_id, %bound, %advertise, seal_key_id = seal.id(), "mrd serving");
+            raft::nodes_only,
+        ));
+    let tls_on = tls.is_some();
+    let incoming = crate::tls::incoming(listener, tls);
+    tracing::info!(node_id = cfg.node_id, %bound, %advertise, tls = tls_on, seal_key_id = seal.id(), "mrd serving");
     on_bound(bound);
     router
         .serve_with_incoming_shutdown(incoming, shutdown)

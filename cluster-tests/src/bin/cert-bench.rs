@@ -197,7 +197,7 @@ async fn main() -> Result<()> {
         .into_iter()
         .find(|id| *id != leader)
         .unwrap_or(leader);
-    let channel = bench::channels(&[cluster.addr(via).to_string()]).remove(0);
+    let channel = bench::channels(&[cluster.addr(via).to_string()], cluster.connector()).remove(0);
     CertificateAuthorityClient::new(channel.clone())
         .generate(GenerateCaRequest {
             request_id: bench::request_id(bench::run_id(), 0),

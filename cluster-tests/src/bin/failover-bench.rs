@@ -3,6 +3,7 @@
 //! the new leader. Then every acknowledged write is looked up. etcd is run the
 //! same way in the same run.
 
+use mrouter_proto::connect::Connector;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -108,6 +109,7 @@ async fn run_mrd(args: &Args) -> Result<Outcome> {
         &ids.iter()
             .map(|id| c.addr(*id).to_string())
             .collect::<Vec<_>>(),
+        c.connector(),
     );
     let run = bench::run_id();
     let limit = Duration::from_secs(60 + 10 * args.trials as u64);
@@ -153,7 +155,7 @@ async fn run_etcd(args: &Args) -> Result<Outcome> {
     // timeout as mrd with the heartbeat that allows.
     let heartbeat = (args.election_timeout_ms / 5).max(10);
     let mut e = EtcdCluster::start(3, heartbeat, args.election_timeout_ms).await?;
-    let chans = channels(&e.endpoints());
+    let chans = channels(&e.endpoints(), &Connector::plaintext());
     let limit = Duration::from_secs(60 + 10 * args.trials as u64);
     let write_chans = chans.clone();
     let load = Load::start(args.writers, chans.len(), limit, move |node, seq| {

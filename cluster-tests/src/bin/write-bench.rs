@@ -3,6 +3,7 @@
 //! same run. Writes go to the leader; each is acknowledged only once a
 //! majority has it on disk.
 
+use mrouter_proto::connect::Connector;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -87,7 +88,7 @@ async fn main() -> Result<()> {
         })
         .await?;
         let leader = c.must_have_leader().await?;
-        let chan = channels(&[c.addr(leader).to_string()]).remove(0);
+        let chan = channels(&[c.addr(leader).to_string()], c.connector()).remove(0);
         let run = bench::run_id();
         for &n in &args.concurrency {
             let ch = chan.clone();
@@ -102,7 +103,7 @@ async fn main() -> Result<()> {
     if !args.skip_etcd && etcd::available() {
         let e = EtcdCluster::start(3, 20, 100).await?;
         let leader = e.leader().await?;
-        let chan = channels(&e.endpoints()).remove(leader);
+        let chan = channels(&e.endpoints(), &Connector::plaintext()).remove(leader);
         for &n in &args.concurrency {
             let ch = chan.clone();
             let level = measure("etcd", n, args.seconds, move |_, seq| {

@@ -203,6 +203,10 @@ impl From<PeerRpcError> for Status {
             PeerRpcError::SnapshotTooLarge { .. } => Code::ResourceExhausted,
             PeerRpcError::SnapshotCorrupt { .. } => Code::DataLoss,
             PeerRpcError::Io { .. } | PeerRpcError::Task(_) => Code::Internal,
+            PeerRpcError::NotANode => Code::Unauthenticated,
+            PeerRpcError::SpeaksForAnother { .. } | PeerRpcError::NotAMember { .. } => {
+                Code::PermissionDenied
+            }
         };
         Status::new(code, e.to_string())
     }

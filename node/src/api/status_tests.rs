@@ -826,9 +826,12 @@ fn index_of_peer_rpc(e: &PeerRpcError) -> usize {
         PeerRpcError::SnapshotCorrupt { .. } => 8,
         PeerRpcError::Io { .. } => 9,
         PeerRpcError::Task(_) => 10,
+        PeerRpcError::NotANode => 11,
+        PeerRpcError::SpeaksForAnother { .. } => 12,
+        PeerRpcError::NotAMember { .. } => 13,
     }
 }
-const PEER_RPC_VARIANTS: usize = 11;
+const PEER_RPC_VARIANTS: usize = 14;
 
 async fn peer_rpc_rows() -> Vec<(PeerRpcError, Code)> {
     vec![
@@ -882,6 +885,15 @@ async fn peer_rpc_rows() -> Vec<(PeerRpcError, Code)> {
             Code::Internal,
         ),
         (PeerRpcError::Task(panicked_task().await), Code::Internal),
+        (PeerRpcError::NotANode, Code::Unauthenticated),
+        (
+            PeerRpcError::SpeaksForAnother {
+                cert: 2,
+                claimed: 99,
+            },
+            Code::PermissionDenied,
+        ),
+        (PeerRpcError::NotAMember { id: 99 }, Code::PermissionDenied),
     ]
 }
 

@@ -245,7 +245,7 @@ pub(super) fn checked_serial(serial: &[u8]) -> Result<SerialNumber, PkiError> {
     Ok(SerialNumber::from_slice(serial))
 }
 
-fn san_types(sans: &[San]) -> Result<Vec<SanType>, PkiError> {
+pub(super) fn san_types(sans: &[San]) -> Result<Vec<SanType>, PkiError> {
     sans.iter()
         .map(|san| match san {
             San::Dns(name) => Ia5String::try_from(name.as_str())

@@ -1,6 +1,7 @@
 //! The Raft transport: one lazily connected tonic channel per peer, shared by
 //! every RPC to it; snapshots are streamed from their file in chunks while the
-//! call is in flight.
+//! call is in flight. Connections are mutual TLS: the peer's certificate must
+//! chain to the cluster CA, name the address dialled and the node id expected.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use mrouter_proto::connect::{ClientTlsSource, Connector};
 use mrouter_proto::raft::v1::raft_client::RaftClient;
 use mrouter_proto::raft::v1::{Payload, SnapshotChunk};
 use openraft::alias::{SnapshotOf, VoteOf};
@@ -31,12 +33,43 @@ pub const MAX_MESSAGE: usize = 64 << 20;
 const SNAPSHOT_CHUNK: usize = 1 << 20;
 
 /// Channels to peers, by node id. Cloning shares the pool.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<u64, (String, Channel)>>>,
+    /// `None`: plaintext (`--insecure`).
+    tls: Option<Arc<dyn ClientTlsSource>>,
 }
 
 impl Peers {
+    /// Peers dialled with `tls` (read again at every connect), or in
+    /// plaintext.
+    pub fn new(tls: Option<Arc<dyn ClientTlsSource>>) -> Self {
+        Self {
+            channels: Arc::default(),
+            tls,
+        }
+    }
+
+    /// How a connection to node `id` is made: TLS with a check that the
+    /// certificate names `id`.
+    fn connector(&self, id: u64) -> Connector {
+        match &self.tls {
+            None => Connector::plaintext(),
+            Some(tls) => Connector::tls(tls.clone()).with_peer_check(Arc::new(move |chain| {
+                let named = chain.first().and_then(|leaf| crate::pki::node_id_of(leaf));
+                match named {
+                    Some(named) if named == id => Ok(()),
+                    Some(named) => Err(format!(
+                        "its certificate is node {named}'s, not node {id}'s"
+                    )),
+                    None => Err(format!(
+                        "its certificate names no node (expected node {id})"
+                    )),
+                }
+            })),
+        }
+    }
+
     /// The channel to `id` at `addr`, created on first use (connects lazily).
     pub fn client(
         &self,
@@ -50,12 +83,12 @@ impl Peers {
         let channel = match channels.get(&id) {
             Some((known, channel)) if known == addr => channel.clone(),
             _ => {
-                let channel = Endpoint::from_shared(format!("http://{addr}"))?
+                let connector = self.connector(id);
+                let channel = Endpoint::from_shared(format!("{}://{addr}", connector.scheme()))?
                     .connect_timeout(Duration::from_millis(500))
-                    .tcp_nodelay(true)
                     .http2_keep_alive_interval(Duration::from_secs(1))
                     .keep_alive_timeout(Duration::from_secs(2))
-                    .connect_lazy();
+                    .connect_with_connector_lazy(connector);
                 channels.insert(id, (addr.to_string(), channel.clone()));
                 channel
             }
@@ -89,13 +122,15 @@ pub struct PeerClient {
     client: Result<RaftClient<Channel>, String>,
 }
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Payload {
+/// A Raft message as it crosses the wire between nodes.
+pub fn encode<T: Serialize>(value: &T) -> Payload {
     Payload {
         data: super::codec::to_vec(value).expect("raft messages must serialize"),
     }
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T, String> {
+/// A Raft message from the wire; `Err` names why it does not decode.
+pub fn decode<T: DeserializeOwned>(payload: &Payload) -> Result<T, String> {
     super::codec::from_slice(&payload.data).map_err(|e| format!("undecodable payload: {e}"))
 }
 

@@ -1,6 +1,12 @@
 //! The node-to-node gRPC service: Raft messages in, forwarded operations and
 //! status out. Snapshots arrive as a stream written to a file, checked whole,
 //! and only then handed to Raft.
+//!
+//! Only nodes may call it: [`nodes_only`] refuses a connection without a
+//! node certificate of the cluster CA before any message is read, and each
+//! Raft message must come from the node it speaks for (a vote's candidate,
+//! an append's or a snapshot's leader), which must be a member when this
+//! node knows any.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,6 +25,7 @@ use super::replica::Replica;
 use super::snapshot_file::SnapshotReader;
 use super::state_machine::SnapshotData;
 use super::types::TypeConfig;
+use crate::tls::{PeerAuth, PeerInfo};
 
 pub struct RaftService {
     replica: Arc<Replica>,
@@ -85,6 +92,41 @@ pub enum PeerRpcError {
     },
     #[error("snapshot check task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("the node-to-node service takes only nodes of this cluster: connect with a node certificate of its cluster CA (mrd tls node-cert)")]
+    NotANode,
+    #[error("a connection with the certificate of node {cert} cannot speak for node {claimed}")]
+    SpeaksForAnother { cert: u64, claimed: u64 },
+    #[error("node {id} is not a member of this cluster")]
+    NotAMember { id: u64 },
+}
+
+/// The interceptor of the node-to-node service: the caller must be a node
+/// of this cluster (any caller, on an `--insecure` node).
+pub fn nodes_only(request: Request<()>) -> Result<Request<()>, Status> {
+    match speaker(&request) {
+        Ok(_) => Ok(request),
+        Err(e) => {
+            let remote = request
+                .extensions()
+                .get::<PeerInfo>()
+                .and_then(|p| p.remote);
+            tracing::warn!(
+                ?remote,
+                "refused a node-to-node call without a node certificate"
+            );
+            Err(e.into())
+        }
+    }
+}
+
+/// The node a request comes from: `None` on an `--insecure` node, where
+/// nobody is authenticated.
+fn speaker<T>(request: &Request<T>) -> Result<Option<u64>, PeerRpcError> {
+    match request.extensions().get::<PeerInfo>().map(|p| p.auth) {
+        Some(PeerAuth::Insecure) => Ok(None),
+        Some(PeerAuth::Node(id)) => Ok(Some(id)),
+        Some(PeerAuth::NoNodeCert) | None => Err(PeerRpcError::NotANode),
+    }
 }
 
 fn bad_payload(reason: String) -> PeerRpcError {
@@ -93,6 +135,33 @@ fn bad_payload(reason: String) -> PeerRpcError {
 
 fn io(operation: &'static str) -> impl FnOnce(std::io::Error) -> PeerRpcError {
     move |source| PeerRpcError::Io { operation, source }
+}
+
+impl RaftService {
+    /// The request's sender may speak for node `claimed`: it is that node
+    /// (by certificate) and, with `member`, one this node knows.
+    fn check_sender<T>(
+        &self,
+        request: &Request<T>,
+        claimed: u64,
+        member: bool,
+    ) -> Result<(), PeerRpcError> {
+        if let Some(cert) = speaker(request)? {
+            if cert != claimed {
+                return Err(PeerRpcError::SpeaksForAnother { cert, claimed });
+            }
+        }
+        if member && !self.replica.knows_node(claimed) {
+            return Err(PeerRpcError::NotAMember { id: claimed });
+        }
+        Ok(())
+    }
+}
+
+/// The node a vote is for (a candidate's, or a leader's).
+fn voter(vote: &VoteOf<TypeConfig>) -> u64 {
+    use openraft::vote::RaftLeaderId;
+    *vote.leader_id().node_id()
 }
 
 /// Writes a snapshot stream to `path`, holding it to the `size` its header
@@ -133,7 +202,11 @@ async fn receive(
 #[tonic::async_trait]
 impl RaftRpc for RaftService {
     async fn append_entries(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let req = decode(request.get_ref()).map_err(bad_payload)?;
+        let req: openraft::raft::AppendEntriesRequest<TypeConfig> =
+            decode(request.get_ref()).map_err(bad_payload)?;
+        // A new learner knows no members yet; the leader's certificate is
+        // what proves it.
+        self.check_sender(&request, voter(&req.vote), false)?;
         let result = self
             .replica
             .raft()
@@ -144,7 +217,9 @@ impl RaftRpc for RaftService {
     }
 
     async fn vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let req = decode(request.get_ref()).map_err(bad_payload)?;
+        let req: openraft::raft::VoteRequest<TypeConfig> =
+            decode(request.get_ref()).map_err(bad_payload)?;
+        self.check_sender(&request, voter(&req.vote), true)?;
         let result = self
             .replica
             .raft()
@@ -155,7 +230,9 @@ impl RaftRpc for RaftService {
     }
 
     async fn pre_vote(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
-        let req = decode(request.get_ref()).map_err(bad_payload)?;
+        let req: openraft::raft::VoteRequest<TypeConfig> =
+            decode(request.get_ref()).map_err(bad_payload)?;
+        self.check_sender(&request, voter(&req.vote), true)?;
         let result = self
             .replica
             .raft()
@@ -167,6 +244,13 @@ impl RaftRpc for RaftService {
 
     async fn removed(&self, request: Request<Payload>) -> Result<Response<Payload>, Status> {
         let log_index: u64 = decode(request.get_ref()).map_err(bad_payload)?;
+        // Only the leader that removed us says so, and it is a member.
+        match speaker(&request)? {
+            Some(id) if !self.replica.knows_node(id) => {
+                return Err(PeerRpcError::NotAMember { id }.into())
+            }
+            _ => {}
+        }
         let result = self
             .replica
             .mark_removed(log_index)
@@ -178,7 +262,9 @@ impl RaftRpc for RaftService {
         &self,
         request: Request<Payload>,
     ) -> Result<Response<Payload>, Status> {
-        let req = decode(request.get_ref()).map_err(bad_payload)?;
+        let req: openraft::raft::TransferLeaderRequest<TypeConfig> =
+            decode(request.get_ref()).map_err(bad_payload)?;
+        self.check_sender(&request, voter(req.from_leader()), true)?;
         let result = self
             .replica
             .raft()
@@ -192,6 +278,7 @@ impl RaftRpc for RaftService {
         &self,
         request: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<Payload>, Status> {
+        let sender = speaker(&request)?;
         let mut stream = request.into_inner();
         let first = stream
             .next()
@@ -202,6 +289,13 @@ impl RaftRpc for RaftService {
             serde_json::from_slice(&first.header).map_err(|e| PeerRpcError::BadSnapshotHeader {
                 reason: e.to_string(),
             })?;
+        if let Some(cert) = sender.filter(|cert| *cert != voter(&vote)) {
+            return Err(PeerRpcError::SpeaksForAnother {
+                cert,
+                claimed: voter(&vote),
+            }
+            .into());
+        }
         if size > self.max_snapshot_bytes {
             return Err(PeerRpcError::SnapshotTooLarge {
                 size,

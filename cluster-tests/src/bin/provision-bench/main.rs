@@ -389,6 +389,7 @@ async fn run_mrd(c: &Cluster, args: &Args, csrs: &Arc<Vec<Csr>>) -> Result<Vec<L
         &ids.iter()
             .map(|id| c.addr(*id).to_string())
             .collect::<Vec<_>>(),
+        c.connector(),
     );
     let pids = bench::node_pids(c);
     ensure!(

@@ -63,7 +63,7 @@ pub async fn run(s: &Scale, csrs: &Arc<Vec<Csr>>) -> Result<Figures> {
         .iter()
         .map(|id| c.addr(*id).to_string())
         .collect();
-    let chans = channels(&addrs);
+    let chans = channels(&addrs, c.connector());
     let epoch = bench::must_generate_ca(chans[0].clone(), "ecdsa-p256", None).await?;
     crate::must_settle(&c).await?;
 
@@ -434,6 +434,7 @@ fn mrctl_list_latency(c: &Cluster, n: usize) -> Result<Vec<f64>> {
     for _ in 0..n {
         let started = Instant::now();
         let run = std::process::Command::new(cluster_tests::binary("mrctl"))
+            .env("MRCTL_CACERT", cluster_tests::tls::ca_file())
             .args([
                 "--endpoints",
                 &endpoints,

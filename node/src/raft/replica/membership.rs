@@ -77,6 +77,20 @@ impl Replica {
         });
     }
 
+    /// Node `id` is a voter or learner in this node's membership, or this
+    /// node knows no members yet (a new learner, or not initialized).
+    pub fn knows_node(&self, id: u64) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow_watched();
+        let known: Vec<u64> = m
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        known.is_empty() || known.contains(&id)
+    }
+
     /// The members as this node knows them.
     pub fn membership(&self) -> Vec<MemberInfo> {
         let m = self
