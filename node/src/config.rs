@@ -371,7 +371,7 @@ mod tests {
         let path = dir.path().join("node.toml");
         std::fs::write(
             &path,
-            "node_id = 7\ndata_dir = \"/d\"\nlisten = \"127.0.0.1:9\"\nheartbeat_ms = 40\n",
+            "node_id = 7\ndata_dir = \"/d\"\nlisten = \"127.0.0.1:9\"\nheartbeat_ms = 40\ninsecure = true\n",
         )
         .unwrap();
         let cfg = RunArgs {

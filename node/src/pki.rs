@@ -44,7 +44,7 @@ pub use inspect::{inspect, inspect_csr, CsrSummary};
 pub use issue::{make_csr, random_serial, self_signed_ca, sign_server_cert, to_pem, CaSigner};
 pub use pkcs12::pkcs12;
 pub use private_key::PrivateKey;
-pub use seal::{SealError, SealKey};
+pub use seal::{SealError, SealKey, SnapshotKey};
 pub use sealed_key::{open_private_key, seal_private_key};
 pub use server_import::{check_server_import, ServerImport};
 pub use spki::request_digest;

@@ -314,7 +314,7 @@ mod tests {
 
         let sans = vec!["127.0.0.1:7001".to_string()];
         let (cert, key, shown) = node_cert(&ca_dir, &ca_dir, 2, &sans, 30, false, now()).unwrap();
-        assert_eq!(shown, vec!["127.0.0.1".to_string()]);
+        assert_eq!(shown, vec!["ip:127.0.0.1".to_string()]);
         assert_eq!(mode(&key), 0o600);
         let der = pem::parse(std::fs::read(&cert).unwrap()).unwrap();
         assert_eq!(pki::node_id_of(der.contents()), Some(2));

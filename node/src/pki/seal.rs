@@ -7,6 +7,8 @@ use std::path::Path;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::hkdf;
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use zeroize::Zeroizing;
 
@@ -30,6 +32,43 @@ pub enum SealError {
 pub struct SealKey {
     key: LessSafeKey,
     id: String,
+    snapshot: SnapshotKey,
+}
+
+/// The key that authenticates snapshot files and backups (HMAC-SHA256),
+/// derived from the seal key (HKDF-SHA256): only a holder of the seal key
+/// makes a file a node accepts, and an edit anywhere in one (a record, the
+/// count, the digest in its header) is found, as it would not be with a
+/// checksum anyone can recompute. `Debug` shows only the seal key's id.
+#[derive(Clone)]
+pub struct SnapshotKey {
+    key: hmac::Key,
+    seal_key_id: String,
+}
+
+impl SnapshotKey {
+    /// The id of the seal key it comes from.
+    pub fn seal_key_id(&self) -> &str {
+        &self.seal_key_id
+    }
+
+    /// A MAC over bytes still to come.
+    pub fn context(&self) -> hmac::Context {
+        hmac::Context::with_key(&self.key)
+    }
+
+    /// Whether `tag` is the MAC `context` computed (in constant time).
+    pub fn verify(context: hmac::Context, tag: &[u8]) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(context.sign().as_ref(), tag).is_ok()
+    }
+}
+
+impl fmt::Debug for SnapshotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotKey")
+            .field("seal_key_id", &self.seal_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 const SEALED_VERSION: u8 = 1;
@@ -75,10 +114,25 @@ impl SealKey {
             &SHA256,
             &[b"mrouter seal key id\0".as_slice(), bytes].concat(),
         );
+        let id = hex::encode(&fingerprint.as_ref()[..8]);
+        let snapshot = hkdf::Salt::new(hkdf::HKDF_SHA256, b"mrouter")
+            .extract(bytes)
+            .expand(&[b"snapshot file mac v1"], hmac::HMAC_SHA256)
+            .map(hmac::Key::from)
+            .map_err(|_| SealError::Malformed { found: 64 })?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
-            id: hex::encode(&fingerprint.as_ref()[..8]),
+            snapshot: SnapshotKey {
+                key: snapshot,
+                seal_key_id: id.clone(),
+            },
+            id,
         })
+    }
+
+    /// The key that authenticates snapshot files under this seal key.
+    pub fn snapshot_key(&self) -> SnapshotKey {
+        self.snapshot.clone()
     }
 
     /// A public fingerprint of the key: equal ids mean the same key.
@@ -144,6 +198,29 @@ mod tests {
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
         assert_eq!(key.open(&sealed, b"ctx").unwrap().as_slice(), b"secret");
         assert!(key.open(&sealed, b"other").is_err());
+    }
+
+    #[test]
+    fn snapshot_macs_need_the_same_seal_key() {
+        let a = SealKey::from_hex(&SealKey::generate_hex().unwrap()).unwrap();
+        let b = SealKey::from_hex(&SealKey::generate_hex().unwrap()).unwrap();
+        let mac = |key: &SealKey, bytes: &[u8]| {
+            let mut context = key.snapshot_key().context();
+            context.update(bytes);
+            context.sign().as_ref().to_vec()
+        };
+        let tag = mac(&a, b"records");
+        let check = |key: &SealKey, bytes: &[u8], tag: &[u8]| {
+            let mut context = key.snapshot_key().context();
+            context.update(bytes);
+            SnapshotKey::verify(context, tag)
+        };
+        assert!(check(&a, b"records", &tag));
+        assert!(!check(&a, b"Records", &tag));
+        assert!(!check(&b, b"records", &tag));
+        assert_eq!(a.snapshot_key().seal_key_id(), a.id());
+        // Not the seal key itself, nor a digest of the bytes anyone can make.
+        assert_ne!(tag, digest(&SHA256, b"records").as_ref());
     }
 
     #[test]

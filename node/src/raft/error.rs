@@ -136,6 +136,10 @@ impl From<SnapshotFileError> for ReplicaError {
     fn from(e: SnapshotFileError) -> Self {
         match e {
             SnapshotFileError::Io(e) => ReplicaError::storage("of a snapshot file", e),
+            SnapshotFileError::SealKey { file, ours } => ReplicaError::SealKeyMismatch {
+                snapshot_key_id: file,
+                cluster_key_id: ours,
+            },
             other => ReplicaError::BadSnapshot {
                 reason: other.to_string(),
             },

@@ -86,4 +86,9 @@ impl Replica {
     pub fn raft(&self) -> &Raft {
         &self.raft
     }
+
+    /// The key that authenticates snapshot files (from the seal key).
+    pub fn snapshot_key(&self) -> &crate::pki::SnapshotKey {
+        self.sm.snapshot_key()
+    }
 }

@@ -22,7 +22,7 @@ use super::error::ReplicaError;
 use super::forward::ForwardRequest;
 use super::network::{decode, encode};
 use super::replica::Replica;
-use super::snapshot_file::SnapshotReader;
+use super::snapshot_file::{Accept, SnapshotReader};
 use super::state_machine::SnapshotData;
 use super::types::TypeConfig;
 use crate::tls::{PeerAuth, PeerInfo};
@@ -171,6 +171,7 @@ async fn receive(
     mut chunks: impl futures::Stream<Item = Result<Vec<u8>, Status>> + Unpin,
     size: u64,
     path: &std::path::Path,
+    key: &crate::pki::SnapshotKey,
 ) -> Result<(), PeerRpcError> {
     let mut file = std::fs::File::create(path).map_err(io("creating the snapshot file"))?;
     let mut received = 0u64;
@@ -190,12 +191,14 @@ async fn receive(
         return Err(PeerRpcError::SnapshotShorter { received, size });
     }
     file.sync_all().map_err(io("syncing the snapshot file"))?;
-    let check = path.to_path_buf();
-    tokio::task::spawn_blocking(move || SnapshotReader::verify(&check))
-        .await?
-        .map_err(|e| PeerRpcError::SnapshotCorrupt {
-            reason: e.to_string(),
-        })?;
+    let (check, key) = (path.to_path_buf(), key.clone());
+    tokio::task::spawn_blocking(move || {
+        SnapshotReader::verify(&check, &key, Accept::Authenticated)
+    })
+    .await?
+    .map_err(|e| PeerRpcError::SnapshotCorrupt {
+        reason: e.to_string(),
+    })?;
     Ok(())
 }
 
@@ -308,7 +311,13 @@ impl RaftRpc for RaftService {
             "incoming-{}.part",
             hex::encode(crate::pki::random_array::<8>())
         )));
-        receive(stream.map(|c| c.map(|c| c.data)), size, &part.0).await?;
+        receive(
+            stream.map(|c| c.map(|c| c.data)),
+            size,
+            &part.0,
+            self.replica.snapshot_key(),
+        )
+        .await?;
         let snapshot = SnapshotOf::<TypeConfig, SnapshotData> {
             meta,
             snapshot: SnapshotData { path: part.keep() },
@@ -338,6 +347,13 @@ impl RaftRpc for RaftService {
 mod tests {
     use super::*;
 
+    fn key() -> crate::pki::SnapshotKey {
+        let hex = crate::pki::SealKey::generate_hex().expect("random");
+        crate::pki::SealKey::from_hex(&hex)
+            .expect("a fresh key")
+            .snapshot_key()
+    }
+
     fn chunks(parts: Vec<Vec<u8>>) -> impl futures::Stream<Item = Result<Vec<u8>, Status>> + Unpin {
         futures::stream::iter(parts.into_iter().map(Ok))
     }
@@ -352,7 +368,7 @@ mod tests {
             offered += 1;
             (offered <= 200).then(|| Ok(vec![0xAB; 1 << 20]))
         }));
-        let err = receive(junk, 200 << 20, &path).await.unwrap_err();
+        let err = receive(junk, 200 << 20, &path, &key()).await.unwrap_err();
         assert!(
             err.to_string().contains("not an mrouter snapshot"),
             "{err:?}"
@@ -365,19 +381,23 @@ mod tests {
     async fn a_snapshot_stream_is_held_to_its_declared_size() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("in.part");
-        let start = b"MRSNAP\0\x01".to_vec();
-        let err = receive(chunks(vec![start.clone(), vec![0; 100]]), 50, &path)
+        let start = b"MRSNAP\0\x02".to_vec();
+        let err = receive(chunks(vec![start.clone(), vec![0; 100]]), 50, &path, &key())
             .await
             .unwrap_err();
         assert!(
             err.to_string().contains("more than the 50 bytes"),
             "{err:?}"
         );
-        let err = receive(chunks(vec![start]), 50, &path).await.unwrap_err();
+        let err = receive(chunks(vec![start]), 50, &path, &key())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("8 bytes of the 50"), "{err:?}");
         // The magic split over chunks is fine; a wrong byte in it is not.
         assert!(SnapshotReader::may_start(0, b"MRS"));
-        assert!(SnapshotReader::may_start(3, b"NAP\0\x01rest"));
+        assert!(SnapshotReader::may_start(3, b"NAP\0\x02rest"));
+        // A file of the first kind (no MAC) is never taken from a peer.
+        assert!(!SnapshotReader::may_start(0, b"MRSNAP\0\x01"));
         assert!(!SnapshotReader::may_start(3, b"NOP"));
         assert!(SnapshotReader::may_start(8, b"anything"));
     }

@@ -1,25 +1,34 @@
 //! The snapshot file: one format for Raft snapshot transfer and for backups.
 //!
 //! ```text
-//! "MRSNAP\0\x01" | u32 header length | header (JSON) |
+//! "MRSNAP\0\x02" | u32 header length | header (JSON) |
 //! { u32 key length | key | u32 value length | value }* |
-//! u32 0xFFFF_FFFF | u64 record count | SHA-256 of all bytes before it
+//! u32 0xFFFF_FFFF | u64 record count | HMAC-SHA256 of all bytes before it
 //! ```
-//! Sealed values are copied as they are stored, so secrets stay sealed. A
-//! reader checks the checksum, the record count and the state digest before
-//! anything is applied.
+//! The MAC is keyed from the seal key ([`SnapshotKey`]): a file someone
+//! edited, or made without the seal key, is refused. Sealed values are
+//! copied as they are stored, so secrets stay sealed. A reader checks the
+//! MAC, the record count and the state digest before anything is applied.
+//!
+//! Files of the first kind (`"MRSNAP\0\x01"`, a plain SHA-256 where the MAC
+//! is) are backups of earlier versions: only a restore reads them
+//! ([`Accept::AlsoUnkeyed`]), never a snapshot sent between nodes.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use aws_lc_rs::digest::{Context, SHA256};
+use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 
 use super::types::TypeConfig;
 use crate::domain::{Key, StateDigest};
+use crate::pki::SnapshotKey;
 
-const MAGIC: &[u8; 8] = b"MRSNAP\0\x01";
+const MAGIC: &[u8; 8] = b"MRSNAP\0\x02";
+/// The first kind of file: a SHA-256 checksum instead of the MAC.
+const MAGIC_UNKEYED: &[u8; 8] = b"MRSNAP\0\x01";
 const END: u32 = u32::MAX;
 const MAX_HEADER: u32 = 1 << 20;
 const MAX_FIELD: u32 = 64 << 20;
@@ -55,6 +64,14 @@ pub enum SnapshotFileError {
     Format { found: u32, supported: u32 },
     #[error("the snapshot file is corrupt: checksum mismatch")]
     Checksum,
+    #[error("the snapshot file was altered or not made under this cluster's seal key: its MAC does not verify")]
+    Mac,
+    #[error(
+        "the snapshot file was made under seal key {file}, but this cluster's seal key is {ours}"
+    )]
+    SealKey { file: String, ours: String },
+    #[error("the snapshot file has a checksum but no MAC (a backup of an earlier mrd): only `snapshot restore` reads it")]
+    Unkeyed,
     #[error("the snapshot file is corrupt: it holds {found} records but says {expected}")]
     Count { expected: u64, found: u64 },
     #[error(
@@ -68,18 +85,64 @@ pub enum SnapshotFileError {
     Record(#[from] crate::domain::CorruptRecord),
 }
 
+/// Which files a reader takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accept {
+    /// Only files with a MAC under this cluster's seal key.
+    Authenticated,
+    /// Also backups of the first kind, checked by their checksum (a
+    /// restore; the digest and seal key id are still checked).
+    AlsoUnkeyed,
+}
+
+/// What proves a file whole: the MAC, or a first-kind file's checksum.
+enum Integrity {
+    /// Boxed: an HMAC context is over a kilobyte.
+    Mac(Box<hmac::Context>),
+    Checksum(Context),
+}
+
+impl Integrity {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Integrity::Mac(c) => c.update(bytes),
+            Integrity::Checksum(c) => c.update(bytes),
+        }
+    }
+
+    fn matches(&self, stored: &[u8]) -> bool {
+        match self {
+            Integrity::Mac(c) => SnapshotKey::verify((**c).clone(), stored),
+            Integrity::Checksum(c) => c.clone().finish().as_ref() == stored,
+        }
+    }
+
+    fn error(&self) -> SnapshotFileError {
+        match self {
+            Integrity::Mac(_) => SnapshotFileError::Mac,
+            Integrity::Checksum(_) => SnapshotFileError::Checksum,
+        }
+    }
+}
+
 /// Writes a snapshot file record by record.
 pub struct SnapshotWriter {
     out: BufWriter<File>,
-    hash: Context,
+    mac: hmac::Context,
     records: u64,
 }
 
 impl SnapshotWriter {
-    pub fn create(path: &Path, header: &SnapshotHeader) -> Result<Self, SnapshotFileError> {
+    /// Starts a file whose MAC is keyed by `key` (the header must name its
+    /// seal key).
+    pub fn create(
+        path: &Path,
+        header: &SnapshotHeader,
+        key: &SnapshotKey,
+    ) -> Result<Self, SnapshotFileError> {
         let mut w = Self {
             out: BufWriter::new(File::create(path)?),
-            hash: Context::new(&SHA256),
+            mac: key.context(),
             records: 0,
         };
         let header =
@@ -103,15 +166,15 @@ impl SnapshotWriter {
     pub fn finish(mut self) -> Result<u64, SnapshotFileError> {
         self.write(&END.to_be_bytes())?;
         self.write(&self.records.to_be_bytes())?;
-        let sum = self.hash.clone().finish();
-        self.out.write_all(sum.as_ref())?;
+        let tag = self.mac.clone().sign();
+        self.out.write_all(tag.as_ref())?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         Ok(self.records)
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hash.update(bytes);
+        self.mac.update(bytes);
         self.out.write_all(bytes)
     }
 }
@@ -120,21 +183,29 @@ impl SnapshotWriter {
 /// [`SnapshotReader::records`] streams the records.
 pub struct SnapshotReader {
     input: BufReader<File>,
-    hash: Context,
+    integrity: Integrity,
     pub header: SnapshotHeader,
 }
 
 impl SnapshotReader {
-    pub fn open(path: &Path) -> Result<Self, SnapshotFileError> {
+    /// Opens a file and reads its header; the MAC (or checksum) is checked
+    /// when the records have been read ([`SnapshotReader::for_each_record`]).
+    pub fn open(path: &Path, key: &SnapshotKey, accept: Accept) -> Result<Self, SnapshotFileError> {
+        let mut input = BufReader::with_capacity(1 << 16, File::open(path)?);
+        let mut magic = [0u8; 8];
+        input.read_exact(&mut magic).map_err(truncated)?;
+        let mut integrity = match (&magic, accept) {
+            (MAGIC, _) => Integrity::Mac(Box::new(key.context())),
+            (MAGIC_UNKEYED, Accept::AlsoUnkeyed) => Integrity::Checksum(Context::new(&SHA256)),
+            (MAGIC_UNKEYED, Accept::Authenticated) => return Err(SnapshotFileError::Unkeyed),
+            _ => return Err(SnapshotFileError::BadMagic),
+        };
+        integrity.update(&magic);
         let mut r = Self {
-            input: BufReader::with_capacity(1 << 16, File::open(path)?),
-            hash: Context::new(&SHA256),
+            input,
+            integrity,
             header: placeholder_header(),
         };
-        let magic = r.read_exact::<8>()?;
-        if &magic != MAGIC {
-            return Err(SnapshotFileError::BadMagic);
-        }
         let len = u32::from_be_bytes(r.read_exact::<4>()?);
         if len > MAX_HEADER {
             return Err(SnapshotFileError::Header(format!(
@@ -144,6 +215,14 @@ impl SnapshotReader {
         let raw = r.read_vec(len as usize)?;
         let header: SnapshotHeader =
             serde_json::from_slice(&raw).map_err(|e| SnapshotFileError::Header(e.to_string()))?;
+        // Said before the MAC is checked, which then fails: the likelier
+        // cause by far, and what to do about it.
+        if header.seal_key_id != key.seal_key_id() {
+            return Err(SnapshotFileError::SealKey {
+                file: header.seal_key_id,
+                ours: key.seal_key_id().to_string(),
+            });
+        }
         // Files (backups) of formats 2 and 3 are read too: a restore upgrades
         // their records (`domain::upgrade_record`).
         if !(2..=crate::domain::FORMAT_VERSION).contains(&header.format) {
@@ -161,8 +240,11 @@ impl SnapshotReader {
     /// nodes it was saved from: they are left out (and out of the digest), and
     /// this cluster's nodes keep their own. Records of an older format are
     /// upgraded, and the digest follows them.
-    pub fn records_to_restore(path: &Path) -> Result<(Records, StateDigest), SnapshotFileError> {
-        let mut reader = Self::open(path)?;
+    pub fn records_to_restore(
+        path: &Path,
+        key: &SnapshotKey,
+    ) -> Result<(Records, StateDigest), SnapshotFileError> {
+        let mut reader = Self::open(path, key, Accept::AlsoUnkeyed)?;
         let format = reader.header.format;
         let mut digest = reader.header.digest;
         let mut out = Vec::new();
@@ -195,14 +277,22 @@ impl SnapshotReader {
         data[..n] == MAGIC[offset..offset + n]
     }
 
-    /// Reads only the header.
-    pub fn read_header(path: &Path) -> Result<SnapshotHeader, SnapshotFileError> {
-        Ok(Self::open(path)?.header)
+    /// Reads only the header (of a file this node wrote or verified).
+    pub fn read_header(
+        path: &Path,
+        key: &SnapshotKey,
+    ) -> Result<SnapshotHeader, SnapshotFileError> {
+        Ok(Self::open(path, key, Accept::Authenticated)?.header)
     }
 
-    /// Checks checksum, count and digest; returns the header and record count.
-    pub fn verify(path: &Path) -> Result<(SnapshotHeader, u64), SnapshotFileError> {
-        let mut reader = Self::open(path)?;
+    /// Checks the MAC (or checksum), count and digest; returns the header
+    /// and record count.
+    pub fn verify(
+        path: &Path,
+        key: &SnapshotKey,
+        accept: Accept,
+    ) -> Result<(SnapshotHeader, u64), SnapshotFileError> {
+        let mut reader = Self::open(path, key, accept)?;
         let mut digest = StateDigest::default();
         let mut count = 0;
         reader.for_each_record(|key, value| {
@@ -239,11 +329,10 @@ impl SnapshotReader {
             count += 1;
         }
         let expected = u64::from_be_bytes(self.read_exact::<8>()?);
-        let computed = self.hash.clone().finish();
         let mut stored = [0u8; 32];
         self.input.read_exact(&mut stored).map_err(truncated)?;
-        if computed.as_ref() != stored {
-            return Err(SnapshotFileError::Checksum);
+        if !self.integrity.matches(&stored) {
+            return Err(self.integrity.error());
         }
         if expected != count {
             return Err(SnapshotFileError::Count {
@@ -253,7 +342,7 @@ impl SnapshotReader {
         }
         let mut rest = [0u8; 1];
         if self.input.read(&mut rest)? != 0 {
-            return Err(SnapshotFileError::Checksum);
+            return Err(self.integrity.error());
         }
         Ok(count)
     }
@@ -268,14 +357,14 @@ impl SnapshotReader {
     fn read_exact<const N: usize>(&mut self) -> Result<[u8; N], SnapshotFileError> {
         let mut buf = [0u8; N];
         self.input.read_exact(&mut buf).map_err(truncated)?;
-        self.hash.update(&buf);
+        self.integrity.update(&buf);
         Ok(buf)
     }
 
     fn read_vec(&mut self, len: usize) -> Result<Vec<u8>, SnapshotFileError> {
         let mut buf = vec![0u8; len];
         self.input.read_exact(&mut buf).map_err(truncated)?;
-        self.hash.update(&buf);
+        self.integrity.update(&buf);
         Ok(buf)
     }
 }

@@ -15,11 +15,14 @@ use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
-use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter};
+use super::snapshot_file::{
+    Accept, SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter,
+};
 use super::store::{cf, StoreError, CF_SM_DATA, CF_SM_META};
 use super::types::TypeConfig;
 use crate::clock::now_ms;
 use crate::domain::{self, CorruptRecord, Layered, Reply, StateDigest, StateView, FORMAT_VERSION};
+use crate::pki::SnapshotKey;
 
 /// A snapshot as a file on disk, so a large state is never held in memory.
 #[derive(Debug, Clone)]
@@ -39,7 +42,8 @@ pub struct StateMachine {
     db: Arc<DB>,
     snapshot_dir: PathBuf,
     node_id: u64,
-    seal_key_id: String,
+    /// Authenticates the snapshot files this node writes and reads.
+    snapshot_key: SnapshotKey,
     applied: Arc<Mutex<AppliedInfo>>,
     /// Set while a snapshot's records are being written: the state is partial.
     installing: Arc<AtomicBool>,
@@ -64,7 +68,7 @@ impl StateMachine {
         db: Arc<DB>,
         snapshot_dir: PathBuf,
         node_id: u64,
-        seal_key_id: String,
+        snapshot_key: SnapshotKey,
     ) -> Result<Self, StoreError> {
         let meta = cf(&db, CF_SM_META);
         let digest = match db.get_cf(meta, b"digest")? {
@@ -90,7 +94,7 @@ impl StateMachine {
             db,
             snapshot_dir,
             node_id,
-            seal_key_id,
+            snapshot_key,
             applied,
             installing: Arc::default(),
         };
@@ -110,9 +114,14 @@ impl StateMachine {
         &self.snapshot_dir
     }
 
+    /// The key that authenticates this node's snapshot files.
+    pub fn snapshot_key(&self) -> &SnapshotKey {
+        &self.snapshot_key
+    }
+
     /// Writes a consistent snapshot of the applied state to `path`.
     pub fn export(&self, path: &Path) -> Result<SnapshotHeader, SnapshotFileError> {
-        write_snapshot(&self.db, path, self.node_id, &self.seal_key_id)
+        write_snapshot(&self.db, path, self.node_id, &self.snapshot_key)
     }
 
     fn read_meta(
@@ -333,7 +342,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let Some(path) = latest_snapshot(&self.snapshot_dir)? else {
             return Ok(None);
         };
-        let header = SnapshotReader::read_header(&path).map_err(io::Error::other)?;
+        let header =
+            SnapshotReader::read_header(&path, &self.snapshot_key).map_err(io::Error::other)?;
         Ok(Some(SnapshotOf::<TypeConfig, SnapshotData> {
             meta: header.meta,
             snapshot: SnapshotData { path },
@@ -356,19 +366,14 @@ impl StateMachine {
         meta: &SnapshotMetaOf<TypeConfig>,
         path: &Path,
     ) -> io::Result<AppliedInfo> {
-        let (header, _) = SnapshotReader::verify(path).map_err(io::Error::other)?;
+        let (header, _) = SnapshotReader::verify(path, &self.snapshot_key, Accept::Authenticated)
+            .map_err(io::Error::other)?;
         // Records are installed as they are: only a backup restored through
         // `Replica::restore` is upgraded from an older format.
         if header.format != FORMAT_VERSION {
             return Err(io::Error::other(format!(
                 "the leader sent a snapshot of format {} but this node stores format {FORMAT_VERSION}: every node of a cluster must run the same mrd version",
                 header.format
-            )));
-        }
-        if header.seal_key_id != self.seal_key_id {
-            return Err(io::Error::other(format!(
-                "snapshot was sealed with key {} but this node has key {}",
-                header.seal_key_id, self.seal_key_id
             )));
         }
         let index = meta.last_log_id.as_ref().map(|id| id.index()).unwrap_or(0);
@@ -384,7 +389,8 @@ impl StateMachine {
     /// Replaces the state with the records of the (verified) snapshot file
     /// `path`, in bounded batches behind the [`INSTALLING`] marker.
     fn write_installed(&self, path: &Path) -> io::Result<AppliedInfo> {
-        let mut reader = SnapshotReader::open(path).map_err(io::Error::other)?;
+        let mut reader = SnapshotReader::open(path, &self.snapshot_key, Accept::Authenticated)
+            .map_err(io::Error::other)?;
         let header = reader.header.clone();
         let name = path
             .file_name()
@@ -481,7 +487,8 @@ impl StateMachine {
             dir: self.snapshot_dir.clone(),
             file: path.clone(),
         };
-        SnapshotReader::verify(&path).map_err(|_| corrupt())?;
+        SnapshotReader::verify(&path, &self.snapshot_key, Accept::Authenticated)
+            .map_err(|_| corrupt())?;
         let info = self.write_installed(&path).map_err(|_| corrupt())?;
         *self
             .applied
@@ -498,7 +505,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let tmp = this.snapshot_dir.join(format!("build-{}.tmp", now_ms()));
-            let header = write_snapshot(&this.db, &tmp, this.node_id, &this.seal_key_id)
+            let header = write_snapshot(&this.db, &tmp, this.node_id, &this.snapshot_key)
                 .map_err(io::Error::other)?;
             let index = header
                 .meta
@@ -541,7 +548,7 @@ fn write_snapshot(
     db: &DB,
     path: &Path,
     node_id: u64,
-    seal_key_id: &str,
+    key: &SnapshotKey,
 ) -> Result<SnapshotHeader, SnapshotFileError> {
     // Everything the snapshot covers must be durable before the log it
     // replaces can be purged.
@@ -567,11 +574,11 @@ fn write_snapshot(
             last_membership,
         },
         digest,
-        seal_key_id: seal_key_id.to_string(),
+        seal_key_id: key.seal_key_id().to_string(),
         node_id,
         created_at_ms: now_ms(),
     };
-    let mut writer = SnapshotWriter::create(path, &header)?;
+    let mut writer = SnapshotWriter::create(path, &header, key)?;
     for item in snap.iterator_cf(cf(db, CF_SM_DATA), IteratorMode::Start) {
         let (key, value) = item.map_err(io::Error::other)?;
         writer.record(&key, &value)?;

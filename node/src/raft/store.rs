@@ -103,7 +103,7 @@ pub fn open(
     let db = Arc::new(db);
     check_identity(&db, data_dir, node_id, seal)?;
     let log = LogStore::new(db.clone());
-    let sm = StateMachine::new(db, snapshot_dir, node_id, seal.id().to_string())?;
+    let sm = StateMachine::new(db, snapshot_dir, node_id, seal.snapshot_key())?;
     Ok((log, sm))
 }
 

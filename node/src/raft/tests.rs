@@ -2,10 +2,13 @@ use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use tempfile::TempDir;
 
-use super::snapshot_file::{SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter};
+use super::snapshot_file::{
+    Accept, SnapshotFileError, SnapshotHeader, SnapshotReader, SnapshotWriter,
+};
 use super::*;
 use crate::domain::{Key, StateDigest, StateView};
 use crate::pki::SealKey;
+use crate::pki::SnapshotKey;
 
 fn seal() -> SealKey {
     SealKey::from_hex(&"42".repeat(32)).unwrap()
@@ -90,7 +93,7 @@ fn write_file_of_format(
         format,
         ..header(digest)
     };
-    let mut w = SnapshotWriter::create(&path, &header).unwrap();
+    let mut w = SnapshotWriter::create(&path, &header, &snap_key()).unwrap();
     for (k, v) in records {
         w.record(k, v).unwrap();
     }
@@ -102,7 +105,7 @@ fn write_file_of_format(
 fn snapshot_file_round_trips() {
     let dir = TempDir::new().unwrap();
     let path = write_file(&dir, &[(b"d/a", b"1"), (b"d/b", b"2"), (b"x/req/1", b"3")]);
-    let (h, n) = SnapshotReader::verify(&path).unwrap();
+    let (h, n) = SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated).unwrap();
     assert_eq!(n, 3);
     assert_eq!(h.node_id, 1);
 }
@@ -118,26 +121,96 @@ fn corrupt_snapshot_files_are_refused() {
     flipped[at] ^= 1;
     std::fs::write(&path, &flipped).unwrap();
     assert!(matches!(
-        SnapshotReader::verify(&path),
-        Err(SnapshotFileError::Checksum)
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
+        Err(SnapshotFileError::Mac)
     ));
 
     std::fs::write(&path, &good[..good.len() - 10]).unwrap();
     assert!(matches!(
-        SnapshotReader::verify(&path),
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
         Err(SnapshotFileError::Truncated)
     ));
 
     std::fs::write(&path, b"").unwrap();
     assert!(matches!(
-        SnapshotReader::verify(&path),
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
         Err(SnapshotFileError::Truncated)
     ));
 
     std::fs::write(&path, vec![7u8; 4096]).unwrap();
     assert!(matches!(
-        SnapshotReader::verify(&path),
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
         Err(SnapshotFileError::BadMagic)
+    ));
+}
+
+fn snap_key() -> SnapshotKey {
+    seal().snapshot_key()
+}
+
+/// `file` as an earlier mrd wrote it: the first magic, and a SHA-256 of
+/// everything before it where the MAC is.
+fn unkeyed(file: &[u8]) -> Vec<u8> {
+    let mut out = file[..file.len() - 32].to_vec();
+    out[7] = 1;
+    let sum = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &out);
+    out.extend_from_slice(sum.as_ref());
+    out
+}
+
+/// Issue 16: a checksum anyone can recompute let an edited snapshot file
+/// through; the MAC is keyed from the seal key.
+#[test]
+fn an_edited_snapshot_file_is_refused_even_with_its_checksum_recomputed() {
+    let dir = TempDir::new().unwrap();
+    let path = write_file(&dir, &[(b"d/a", b"1"), (b"d/b", b"2")]);
+    let good = std::fs::read(&path).unwrap();
+    // A record's value changed, and the header's digest with it (the digest
+    // is public: anyone can recompute it), then a SHA-256 trailer as before.
+    let at = good.windows(3).position(|w| w == b"d/b").unwrap() + 3 + 4;
+    let mut edited = good.clone();
+    edited[at] = b'9';
+    let mut resummed = edited[..edited.len() - 32].to_vec();
+    let sum = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &resummed);
+    resummed.extend_from_slice(sum.as_ref());
+    std::fs::write(&path, &resummed).unwrap();
+    assert!(matches!(
+        SnapshotReader::verify(&path, &snap_key(), Accept::AlsoUnkeyed),
+        Err(SnapshotFileError::Mac)
+    ));
+
+    // Made under another seal key: said so, before any record is read.
+    std::fs::write(&path, &good).unwrap();
+    let other = SealKey::from_hex(&"43".repeat(32)).unwrap().snapshot_key();
+    let err = SnapshotReader::verify(&path, &other, Accept::Authenticated).unwrap_err();
+    assert!(
+        matches!(&err, SnapshotFileError::SealKey { file, ours } if file == seal().id() && ours == other.seal_key_id()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_backup_of_the_first_kind_is_read_only_by_a_restore() {
+    let dir = TempDir::new().unwrap();
+    let path = write_file(&dir, &[(b"d/a", b"1"), (b"d/b", b"2")]);
+    let old = unkeyed(&std::fs::read(&path).unwrap());
+    std::fs::write(&path, &old).unwrap();
+    assert!(matches!(
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
+        Err(SnapshotFileError::Unkeyed)
+    ));
+    let (_, n) = SnapshotReader::verify(&path, &snap_key(), Accept::AlsoUnkeyed).unwrap();
+    assert_eq!(n, 2);
+    let (records, _) = SnapshotReader::records_to_restore(&path, &snap_key()).unwrap();
+    assert_eq!(records.len(), 2);
+    // Its checksum still guards it against damage.
+    let mut damaged = old.clone();
+    let at = damaged.len() - 40;
+    damaged[at] ^= 1;
+    std::fs::write(&path, &damaged).unwrap();
+    assert!(matches!(
+        SnapshotReader::verify(&path, &snap_key(), Accept::AlsoUnkeyed),
+        Err(SnapshotFileError::Checksum)
     ));
 }
 
@@ -145,11 +218,11 @@ fn corrupt_snapshot_files_are_refused() {
 fn a_snapshot_whose_records_do_not_match_its_digest_is_refused() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("s.snap");
-    let mut w = SnapshotWriter::create(&path, &header(StateDigest([1; 32]))).unwrap();
+    let mut w = SnapshotWriter::create(&path, &header(StateDigest([1; 32])), &snap_key()).unwrap();
     w.record(b"d/a", b"1").unwrap();
     w.finish().unwrap();
     assert!(matches!(
-        SnapshotReader::verify(&path),
+        SnapshotReader::verify(&path, &snap_key(), Accept::Authenticated),
         Err(SnapshotFileError::Digest { .. })
     ));
 }
@@ -188,7 +261,9 @@ async fn a_large_snapshot_installs_in_batches_and_an_interrupted_install_is_redo
 
     let dir = TempDir::new().unwrap();
     let (_, mut sm) = open(dir.path(), 1, &seal()).unwrap();
-    let meta = SnapshotReader::read_header(&path).unwrap().meta;
+    let meta = SnapshotReader::read_header(&path, &snap_key())
+        .unwrap()
+        .meta;
     sm.install_snapshot(&meta, state_machine::SnapshotData { path })
         .await
         .unwrap();
@@ -264,7 +339,7 @@ fn a_format_3_backup_restores_as_format_4_records_with_their_digest() {
         ],
     );
 
-    let (records, digest) = SnapshotReader::records_to_restore(&path).unwrap();
+    let (records, digest) = SnapshotReader::records_to_restore(&path, &snap_key()).unwrap();
     let keys: Vec<&[u8]> = records.iter().map(|(k, _)| k.as_slice()).collect();
     assert_eq!(
         keys,
@@ -294,7 +369,7 @@ fn a_format_3_backup_restores_as_format_4_records_with_their_digest() {
 fn a_format_3_backup_with_a_damaged_certificate_record_is_refused() {
     let dir = TempDir::new().unwrap();
     let path = write_file_of_format(&dir, 3, &[(b"d/ca", b"{\"epoch\":1}")]);
-    let e = SnapshotReader::records_to_restore(&path).unwrap_err();
+    let e = SnapshotReader::records_to_restore(&path, &snap_key()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "the snapshot file is corrupt: stored record d/ca does not decode: the certificate has no cert_der"

@@ -11,7 +11,7 @@ use super::{Consistency, Replica};
 use crate::domain::{Command, Query, Reply, RequestId, StateDigest};
 use crate::raft::error::ReplicaError;
 use crate::raft::forward::ForwardResponse;
-use crate::raft::snapshot_file::SnapshotReader;
+use crate::raft::snapshot_file::{Accept, SnapshotReader};
 
 /// How long `TriggerSnapshot` waits for a snapshot covering its target.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(300);
@@ -110,19 +110,17 @@ impl Replica {
         path: &Path,
         mut progress: impl FnMut(RestoreProgress),
     ) -> Result<(u64, StateDigest, u64), ReplicaError> {
-        let file = path.to_path_buf();
-        let (header, _) = tokio::task::spawn_blocking(move || SnapshotReader::verify(&file))
-            .await
-            .map_err(|e| ReplicaError::storage("snapshot verification", e))??;
-        if header.seal_key_id != self.seal_key_id {
-            return Err(ReplicaError::SealKeyMismatch {
-                snapshot_key_id: header.seal_key_id,
-                cluster_key_id: self.seal_key_id.clone(),
-            });
-        }
-        let file = path.to_path_buf();
+        // A backup of an earlier mrd has a checksum, not a MAC: a restore
+        // (and only a restore) still reads it.
+        let (file, key) = (path.to_path_buf(), self.sm.snapshot_key().clone());
+        tokio::task::spawn_blocking(move || {
+            SnapshotReader::verify(&file, &key, Accept::AlsoUnkeyed)
+        })
+        .await
+        .map_err(|e| ReplicaError::storage("snapshot verification", e))??;
+        let (file, key) = (path.to_path_buf(), self.sm.snapshot_key().clone());
         let (records, digest) =
-            tokio::task::spawn_blocking(move || SnapshotReader::records_to_restore(&file))
+            tokio::task::spawn_blocking(move || SnapshotReader::records_to_restore(&file, &key))
                 .await
                 .map_err(|e| ReplicaError::storage("snapshot read", e))??;
         let total = records.len() as u64;

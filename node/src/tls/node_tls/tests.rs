@@ -100,10 +100,21 @@ fn a_node_of_another_cluster_ca_is_refused_both_ways() {
     let other_dir = tempfile::tempdir().unwrap();
     let theirs = Pki::new(other_dir.path());
     let one = NodeTls::load(1, ours.node("node-1", 1, now() + YEAR)).unwrap();
-    let stranger = NodeTls::load(9, theirs.node("node-9", 9, now() + YEAR)).unwrap();
-    // The stranger dials us: we refuse its certificate.
-    let refused = test_handshake::run(stranger.client_config(), one.server_config(), "127.0.0.1")
-        .unwrap_err();
+    let stranger_files = theirs.node("node-9", 9, now() + YEAR);
+    let stranger = NodeTls::load(9, stranger_files.clone()).unwrap();
+    // The stranger dials us, trusting our CA so that it gets as far as
+    // showing its own certificate: we refuse that.
+    use rustls::pki_types::pem::PemObject;
+    let dialer = mrouter_proto::connect::client_config(
+        mrouter_proto::connect::read_roots(&dir.path().join("ca.pem")).unwrap(),
+        Some((
+            mrouter_proto::connect::read_certs(&stranger_files.cert).unwrap(),
+            rustls::pki_types::PrivateKeyDer::from_pem_file(&stranger_files.key).unwrap(),
+        )),
+    )
+    .unwrap();
+    let refused =
+        test_handshake::run(Arc::new(dialer), one.server_config(), "127.0.0.1").unwrap_err();
     assert!(
         matches!(
             refused,
