@@ -60,8 +60,17 @@ fn build(dir: &Path) -> Result<(), String> {
 /// Runs `mrctl` with `args` against `endpoints` (TLS, verified against the
 /// tests' cluster CA); returns (exit ok, stdout, stderr).
 pub fn mrctl(endpoints: &str, args: &[&str]) -> (bool, String, String) {
+    mrctl_with_ca(
+        endpoints,
+        &crate::tls::ca_file().display().to_string(),
+        args,
+    )
+}
+
+/// As [`mrctl`], verifying the nodes against the CA certificate in `ca`.
+pub fn mrctl_with_ca(endpoints: &str, ca: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(binary("mrctl"))
-        .env("MRCTL_CACERT", crate::tls::ca_file())
+        .env("MRCTL_CACERT", ca)
         .arg("--endpoints")
         .arg(endpoints)
         .args(args)

@@ -69,6 +69,10 @@ impl DevCluster {
         Self::launch(|dir| {
             let tls = dir.join("tls");
             std::fs::create_dir_all(&tls)?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o700))?;
+            }
             for file in ["ca.pem", "ca.key"] {
                 std::fs::copy(crate::tls::ca_dir().join(file), tls.join(file))?;
             }

@@ -16,7 +16,7 @@ pub mod partition;
 pub mod stats;
 pub mod tls;
 
-pub use binaries::{binary, mrctl, mrctl_stdin};
+pub use binaries::{binary, mrctl, mrctl_stdin, mrctl_with_ca};
 pub use cluster::{eventually, random_id, Cluster, ClusterOptions, Written};
 pub use dev_cluster::DevCluster;
 pub use node::NodeProc;

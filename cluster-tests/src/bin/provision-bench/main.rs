@@ -6,6 +6,8 @@
 //! the same run, `cfssl serve` signing the same CSRs over HTTP/1.1 keep-alive.
 //! Then the virtual endpoint's recovery: kill -9 the leader and time the
 //! first successful mutual-TLS `GET /v1/session` on the virtual address.
+//! Every hop is TLS (mutual between nodes); the same provisioning load then
+//! runs on a cluster started with `--insecure`, for the cost of TLS.
 //! With `--scale N`, the figures of a cluster holding N clients (see `scale`).
 
 mod scale;
@@ -56,6 +58,9 @@ struct Args {
     election_timeout_ms: u64,
     #[arg(long)]
     skip_cfssl: bool,
+    /// Skip the same load on an `--insecure` (plaintext) cluster.
+    #[arg(long)]
+    skip_insecure: bool,
     /// Also fill a fresh cluster with this many clients and report its
     /// figures at that size (RSS, snapshot, restart, listing, failover).
     #[arg(long, default_value_t = 0)]
@@ -383,7 +388,15 @@ async fn must_settle(c: &Cluster) -> Result<()> {
     Ok(())
 }
 
-async fn run_mrd(c: &Cluster, args: &Args, csrs: &Arc<Vec<Csr>>) -> Result<Vec<Level>> {
+/// `system`: the prefix of the level names (`mrd` or `mrd-insecure`);
+/// `cas`: the CA key types to provision under.
+async fn run_mrd(
+    c: &Cluster,
+    args: &Args,
+    csrs: &Arc<Vec<Csr>>,
+    system: &str,
+    cas: &[String],
+) -> Result<Vec<Level>> {
     let ids = c.running();
     let chans = channels(
         &ids.iter()
@@ -398,14 +411,14 @@ async fn run_mrd(c: &Cluster, args: &Args, csrs: &Arc<Vec<Csr>>) -> Result<Vec<L
     );
     let mut levels = Vec::new();
     let mut epoch = None;
-    for (key_type, tag) in CAS.iter().filter(|(k, _)| args.cas.iter().any(|a| a == k)) {
+    for (key_type, tag) in CAS.iter().filter(|(k, _)| cas.iter().any(|a| a == k)) {
         epoch = Some(bench::must_generate_ca(chans[0].clone(), key_type, epoch).await?);
         must_settle(c).await?;
         for &n in &args.concurrency {
             let (chans, csrs) = (chans.clone(), csrs.clone());
             levels.push(
                 measure(
-                    &format!("mrd-{tag}"),
+                    &format!("{system}-{tag}"),
                     n,
                     args.seconds,
                     &pids,
@@ -571,12 +584,28 @@ async fn throughput(
         ..Default::default()
     })
     .await?;
-    levels.extend(run_mrd(&c, args, csrs).await?);
+    levels.extend(run_mrd(&c, args, csrs, "mrd", &args.cas).await?);
 
     let dir = tempfile::tempdir()?;
     let (vaddr, client) = virtual_setup(&c, vl, dir.path()).await?;
     let recovery = virtual_recovery(&mut c, vaddr, &client, args.trials).await?;
     let r = summarize(&recovery);
+    drop(c);
+
+    // The same load with no TLS anywhere, under the first CA type: what
+    // TLS costs.
+    let insecure_cas: Vec<String> = args.cas.iter().take(1).cloned().collect();
+    if !args.skip_insecure {
+        let plain = Cluster::start(ClusterOptions {
+            nodes: 3,
+            heartbeat_ms: args.heartbeat_ms,
+            election_timeout_ms: args.election_timeout_ms,
+            insecure: true,
+            ..Default::default()
+        })
+        .await?;
+        levels.extend(run_mrd(&plain, args, csrs, "mrd-insecure", &insecure_cas).await?);
+    }
 
     println!();
     println!(
@@ -617,6 +646,36 @@ async fn throughput(
     let mut result = BTreeMap::new();
     for (_, tag) in CAS {
         level_keys(&mut result, &levels, &format!("mrd-{tag}"), tag);
+    }
+    if !args.skip_insecure {
+        let tag = CAS
+            .iter()
+            .find(|(k, _)| insecure_cas.first() == Some(&k.to_string()))
+            .map_or("ecdsa", |(_, t)| *t);
+        level_keys(
+            &mut result,
+            &levels,
+            &format!("mrd-insecure-{tag}"),
+            &format!("insecure_{tag}"),
+        );
+        // TLS (and, once they exist, tokens) over plaintext at each level.
+        for &n in &args.concurrency {
+            let rate = |system: String| {
+                levels
+                    .iter()
+                    .find(|l| l.system == system && l.concurrency == n)
+                    .map(|l| l.per_s)
+            };
+            if let (Some(tls), Some(plain)) = (
+                rate(format!("mrd-{tag}")),
+                rate(format!("mrd-insecure-{tag}")),
+            ) {
+                result.insert(
+                    format!("tls_over_insecure_c{n}"),
+                    format!("{:.3}", tls / plain.max(1e-9)),
+                );
+            }
+        }
     }
     if cfssl {
         level_keys(&mut result, &levels, "cfssl", "cfssl");
