@@ -335,6 +335,9 @@ fn check_addr(addr: &str) -> Result<()> {
 
 fn node_went_away(status: &Status) -> bool {
     status.code() == Code::Unavailable && status.source().is_some()
+        // What came back was not HTTP/2 (a TLS node's alert to a plaintext
+        // client): this connection is no use, another endpoint may be.
+        || status.message().contains("h2 protocol error")
         || status.code() == Code::Unknown && status.message().contains("transport")
         || status.code() == Code::Cancelled && status.message().contains("keep-alive")
 }
